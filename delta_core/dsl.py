@@ -163,8 +163,9 @@ def _declaration_hint(stripped: str) -> str | None:
         return f"node types are upper case: write {head.upper()}"
     if head.startswith("[") or head == "NEXT":
         return "a route must be indented by 4 spaces or a tab under its node"
-    if re.fullmatch(r"\w+\s+\w+\s+:.*", stripped):
-        return "no space between the id and the colon: write 'PULLER_RB p1:'"
+    spaced_colon = re.fullmatch(r"(\w+)\s+(\w+)\s+:.*", stripped)
+    if spaced_colon:
+        return f"no space between the id and the colon: write '{spaced_colon[1]} {spaced_colon[2]}:'"
     return "a declaration is 'TYPE id:' with TYPE one of " + ", ".join(t.value for t in NodeType)
 
 

@@ -73,7 +73,7 @@ def test_colon_inside_a_comment_does_not_count():
 
 def test_space_before_colon_is_an_invalid_declaration():
     err = parse_error("START start :\n    NEXT end\nEND end")
-    assert "Invalid node declaration" in str(err) and "no space" in err.hint
+    assert "Invalid node declaration" in str(err) and err.hint.endswith("write 'START start:'")
 
 
 def test_start_and_end_must_use_their_ids():
