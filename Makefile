@@ -1,0 +1,91 @@
+# Build, test and book targets for delta_core. `make help` lists them.
+#
+#   make book    install into .venv, then build the book, executing every chapter (-> _build/html/index.html)
+#   make test    install, then unit tests, the notebooks under nbval, and the book with warnings as errors
+#
+# Everything runs from .venv, which `make install` creates with `python3 -m venv` when it is absent.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Every target executes notebooks or installs packages: running two at once on 2 cores only slows both.
+.NOTPARALLEL:
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+JB      := $(VENV)/bin/jupyter-book
+# Written after a successful install; newer inputs than this stamp trigger a reinstall.
+STAMP   := $(VENV)/.installed
+# What `pip install -e .` reads: the metadata, and the optional C extension (setup.py, delta_core/*.c).
+INSTALL_INPUTS := pyproject.toml $(wildcard setup.py setup.cfg delta_core/*.c)
+
+# Chapters that need a GPU are not executed by the book build (_config.yml execute.exclude_patterns) nor by nbval.
+GPU_NOTEBOOKS := $(wildcard notebooks/*_gpu*.ipynb)
+ALL_NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NOTEBOOKS     := $(filter-out $(GPU_NOTEBOOKS),$(ALL_NOTEBOOKS))
+
+# pytest exits 5 when it collected no test. Here that is always a failure, said out loud.
+define run_pytest
+rc=0; $(PY) -m pytest $(1) || rc=$$?; \
+if [ "$$rc" -eq 5 ]; then echo "make: pytest collected no tests from '$(strip $(1))' (exit 5): failing" >&2; fi; \
+exit "$$rc"
+endef
+
+.PHONY: help venv install book test test-unit test-nbval test-book strip clean distclean
+
+help:
+	@echo "make book    install, then build the book executing every chapter -> _build/html/index.html"
+	@echo "make test    install, then unit tests (xdist), notebooks under nbval, and the book with -W -n"
+	@echo "make install (alias: venv) create .venv if absent and pip install -e '.[cpu,book,dev]'"
+	@echo "make strip   remove outputs and execution counts from notebooks/*.ipynb (nbstripout)"
+	@echo "make clean   remove build outputs and caches (keeps .venv); make distclean also removes .venv"
+
+venv install: $(STAMP)
+
+$(PY):
+	$(PYTHON3) -m venv $(VENV)
+
+$(STAMP): $(INSTALL_INPUTS) | $(PY)
+	$(PY) -m pip install -e ".[cpu,book,dev]"
+	touch $@
+
+book: $(STAMP)
+	$(JB) build .
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: test-unit test-nbval test-book
+
+test-unit: $(STAMP)
+	@$(call run_pytest,tests -n 2)
+
+# --nbval-current-env: run each notebook in this venv's kernel, whatever kernelspec it was saved with.
+# --dist loadscope keeps all cells of one notebook on one worker, in order.
+test-nbval: $(STAMP)
+ifeq ($(strip $(NOTEBOOKS)),)
+	@echo "make: nbval skipped: notebooks/ holds no CPU notebook yet (the book build still checks _toc.yml)"
+else
+	@$(call run_pytest,--nbval-lax --nbval-current-env -n 2 --dist loadscope $(NOTEBOOKS))
+endif
+
+# --all rebuilds every page so that warnings of pages unchanged since the last build are not hidden;
+# executed notebooks still come from the jupyter-cache in _build/.jupyter_cache.
+test-book: $(STAMP)
+	$(JB) build . -W -n --keep-going --all
+
+strip: $(STAMP)
+ifeq ($(strip $(ALL_NOTEBOOKS)),)
+	@echo "make: no notebooks to strip"
+else
+	$(VENV)/bin/nbstripout $(ALL_NOTEBOOKS)
+endif
+
+# Removing the in-place built extension also removes the stamp, so the next target rebuilds it.
+clean:
+	rm -rf _build book/_build build .pytest_cache .hypothesis *.egg-info
+	rm -f delta_core/*.so $(STAMP)
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)
