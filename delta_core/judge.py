@@ -43,11 +43,12 @@ class RequestError(ValueError):
 class JudgeLimits:
     """Bounds that keep one request cheap. The reference has none; ours refuse with a clear message.
 
-    The defaults are far above anything the task generators produce (≤35 tests, tapes ≤ a few dozen
-    colours), so they never change a reward on real data.
+    The defaults are far above anything real data holds (≤35 tests, tapes of a few dozen colours,
+    and generated reference solutions of up to ~200 KB for the arithmetic families), so they never
+    change a reward; they only refuse inputs that would cost seconds to read.
     """
 
-    max_program_chars: int = 100_000
+    max_program_chars: int = 1_000_000
     max_tests: int = 10_000
     max_tape_chars: int = 100_000
 
