@@ -1,0 +1,37 @@
+"""Seeded Manufactoria task generators: the families of spec A.2.2, each problem with a verified
+DSL solution.
+
+    >>> from delta_core.tasks import generate
+    >>> problem = generate("contains_substring", "easy", "four_color", n=1, seed=0)[0]
+    >>> problem.criteria
+    "Accept if the tape contains the substring 'R' (must be consecutive); reject otherwise."
+
+Modules: `base` (records, `Family`, the registry), `levels` (per-level parameter table), `cases`
+(shared test-case construction), `generate`, `programs` (DSL building blocks), `prompt`, and one
+module per family group: `sequence`, `contains`, `regex`, plus `numeric` once it exists.
+"""
+
+import importlib
+import importlib.util
+
+from . import contains, regex, sequence  # noqa: F401  (each registers its families)
+from .base import FAMILIES, Family, Problem, TestCase
+from .generate import generate, parameter_space
+from .levels import LEVELS
+from .prompt import build_prompt
+
+# The numerical families live in their own module, written separately; register them when present.
+# (An ImportError raised *inside* numeric.py is a real bug and is not swallowed.)
+if importlib.util.find_spec(f"{__name__}.numeric") is not None:
+    importlib.import_module(f"{__name__}.numeric")
+
+__all__ = [
+    "generate",
+    "parameter_space",
+    "build_prompt",
+    "FAMILIES",
+    "LEVELS",
+    "Family",
+    "Problem",
+    "TestCase",
+]
