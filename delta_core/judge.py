@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dsl import DSLSyntaxError, parse_program
-from .engine import compile_program, literal_engine
+from .engine import HAVE_FAST_ENGINE, compile_program, literal_engine
 
 __all__ = ["RequestError", "JudgeLimits", "judge", "judge_request", "judge_many", "outputs_match"]
 
@@ -84,6 +84,28 @@ def _as_str(value: Any, where: str, limit: int | None = None) -> str:
     return value
 
 
+def _well_formed_tests(test_cases: Sequence[Any], max_tape: int) -> list[tuple[str, str, bool, bool, str]] | None:
+    """The common case, checked cheaply: plain dicts whose fields already have their exact types.
+    Returns None at the first case that needs the full check (which then names the bad field)."""
+    tests = []
+    for case in test_cases:
+        if type(case) is not dict:
+            return None
+        tape = case.get("input")
+        expected_output = case.get("expected_output", "")
+        expected_accepted = case.get("expected_accepted", True)
+        check_output = case.get("check_output", True)
+        description = case.get("description", "")
+        if not (
+            type(tape) is str and type(expected_output) is str and type(description) is str
+            and type(expected_accepted) is bool and type(check_output) is bool
+            and len(tape) <= max_tape and len(expected_output) <= max_tape
+        ):
+            return None
+        tests.append((tape, expected_output, expected_accepted, check_output, description))
+    return tests
+
+
 def _normalise_tests(test_cases: Any, limits: JudgeLimits) -> list[tuple[str, str, bool, bool, str]]:
     if isinstance(test_cases, Iterable) and not isinstance(test_cases, (str, bytes, Mapping, Sequence)):
         test_cases = list(test_cases)  # a generator of test cases is fine
@@ -91,6 +113,9 @@ def _normalise_tests(test_cases: Any, limits: JudgeLimits) -> list[tuple[str, st
         raise RequestError(f"test_cases: expected a list of test cases, got {type(test_cases).__name__}")
     if len(test_cases) > limits.max_tests:
         raise RequestError(f"test_cases: {len(test_cases):,} tests; the limit is {limits.max_tests:,}")
+    fast = _well_formed_tests(test_cases, limits.max_tape_chars)
+    if fast is not None:
+        return fast
     tests = []
     for i, case in enumerate(test_cases):
         where = f"test_cases[{i}]"
@@ -216,10 +241,13 @@ def judge_many(
     workers: int | None = None,
     chunksize: int = 16,
 ) -> list[dict[str, Any]]:
-    """Judge many `(dsl, test_cases)` pairs, in order, on all cores (`workers=None`) or `workers`
-    processes. A malformed request gives a `valid: false` result with a `Request error:` message
+    """Judge many `(dsl, test_cases)` pairs, in order, in `workers` processes. `workers=None` picks
+    what is fastest here: in-process with the C engine, all cores with the literal fallback. A malformed request gives a `valid: false` result with a `Request error:` message
     instead of raising, so one bad item cannot lose the others."""
-    workers = workers or os.cpu_count() or 1
+    if workers is None:
+        # With the C engine a test costs a few microseconds, and shipping 1000-entry paths back from
+        # worker processes costs more than judging them (benchmarks/README.md): stay in-process.
+        workers = 1 if HAVE_FAST_ENGINE else (os.cpu_count() or 1)
     if workers == 1 or len(requests) < 2 * chunksize:
         return [_judge_pair(pair) for pair in requests]
     with ProcessPoolExecutor(max_workers=workers) as pool:
