@@ -370,6 +370,8 @@ def benchmark(n_requests: int, seed: int, repeats: int, workers: int | None) -> 
     print(f"workload: {len(requests)} requests, {n_tests} test cases (seed {seed}); "
           f"fast engine built: {HAVE_FAST_ENGINE}")
 
+    # judge_many would stay in-process with the C engine when `workers` is unset: (c) measures the pool.
+    workers = workers or os.cpu_count() or 1
     t_literal, literal = timed(lambda: [judge(d, t, engine="literal") for d, t in requests], 2)
     t_fast, fast = timed(lambda: [judge(d, t) for d, t in requests], repeats)
     # judge_many starts a process pool per call; give it the workload `repeats` times so that the
@@ -393,12 +395,11 @@ def benchmark(n_requests: int, seed: int, repeats: int, workers: int | None) -> 
     def rate(seconds: float) -> float:
         return n_tests / seconds
 
-    n_workers = workers or os.cpu_count()
     print(f"(a) literal judge, 1 process    {rate(t_literal):>11,.0f} test cases/s   "
           f"({t_literal:.2f} s, best of 2)")
     print(f"(b) fast judge, 1 process       {rate(t_fast):>11,.0f} test cases/s   "
           f"({t_fast:.3f} s, best of {repeats})")
-    print(f"(c) judge_many, {n_workers} workers      {rate(t_many):>11,.0f} test cases/s   "
+    print(f"(c) judge_many, {workers} workers      {rate(t_many):>11,.0f} test cases/s   "
           f"({t_many * repeats:.2f} s for {repeats} copies)")
     print(f"(b)/(a) = {t_literal / t_fast:.1f}x; (b) vs the authors' {AUTHORS_TESTS_PER_S:,} test cases/s "
           f"= {rate(t_fast) / AUTHORS_TESTS_PER_S:.1f}x (goal >= 30x, stretch 50x)")
