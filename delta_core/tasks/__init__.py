@@ -9,6 +9,8 @@ DSL solution.
 Modules: `base` (records, `Family`, the registry), `levels` (per-level parameter table), `cases`
 (shared test-case construction), `generate`, `programs` (DSL building blocks), `prompt`, and one
 module per family group: `sequence`, `contains`, `regex`, plus `numeric` once it exists.
+`ensembles` (the authors' 12 ensembles and the generalisation splits, as data), `export` (HF-schema
+JSONL, `datasets.Dataset` for GRPO) and the CLI `python -m delta_core.tasks {build,show}`.
 """
 
 import importlib
@@ -25,7 +27,15 @@ from .prompt import build_prompt
 if importlib.util.find_spec(f"{__name__}.numeric") is not None:
     importlib.import_module(f"{__name__}.numeric")
 
+from .ensembles import ENSEMBLES, SPLITS, build_ensemble  # noqa: E402  (after the families)
+from .export import to_dataset, write_ensemble  # noqa: E402
+
 __all__ = [
+    "ENSEMBLES",
+    "SPLITS",
+    "build_ensemble",
+    "to_dataset",
+    "write_ensemble",
     "generate",
     "parameter_space",
     "build_prompt",
