@@ -37,7 +37,7 @@ endef
 help:
 	@echo "make book    install, then build the book executing every chapter -> _build/html/index.html"
 	@echo "make test    install, then unit tests (xdist), notebooks under nbval, and the book with -W -n"
-	@echo "make install (alias: venv) create .venv if absent and pip install -e '.[cpu,book,dev]'"
+	@echo "make install (alias: venv) create .venv if absent and pip install -e '.[cpu,book,dev,serve]'"
 	@echo "make strip   remove outputs and execution counts from notebooks/*.ipynb (nbstripout)"
 	@echo "make clean   remove build outputs and caches (keeps .venv); make distclean also removes .venv"
 
@@ -47,7 +47,7 @@ $(PY):
 	$(PYTHON3) -m venv $(VENV)
 
 $(STAMP): $(INSTALL_INPUTS) | $(PY)
-	$(PY) -m pip install -e ".[cpu,book,dev]"
+	$(PY) -m pip install -e ".[cpu,book,dev,serve]"
 	touch $@
 
 book: $(STAMP)

@@ -28,7 +28,13 @@ from .judge import judge
 
 __all__ = [
     "extract_program",
+    "completion_text",
+    "ground_truth_tests",
+    "scores_from_response",
     "score_completion",
+    "score_batch",
+    "judge_in_process",
+    "make_reward",
     "dense_reward",
     "binary_reward",
     "scheduled_reward",
@@ -50,8 +56,8 @@ def extract_program(response_text: str) -> str:
     return blocks[-1].strip() if blocks else response_text
 
 
-def _completion_text(completion: Any) -> str:
-    # Standard format: a string. Conversational format: a list of messages; the last one is the model's.
+def completion_text(completion: Any) -> str:
+    """The model's text: a string (standard format) or the last message's content (conversational)."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
@@ -60,38 +66,114 @@ def _completion_text(completion: Any) -> str:
     raise TypeError(f"completion: expected a string or a list of messages, got {type(completion).__name__}")
 
 
-def _test_cases(ground_truth: Any) -> list[Mapping[str, Any]]:
+def ground_truth_tests(ground_truth: Any) -> list[Mapping[str, Any]]:
+    """A `ground_truth` entry as a list of test-case dicts (it may be stored as a JSON string)."""
     if isinstance(ground_truth, str):
         ground_truth = json.loads(ground_truth)
     return list(ground_truth)
 
 
-def score_completion(completion: Any, ground_truth: Any) -> tuple[float, float]:
-    """(pass_rate, all_pass) of one completion against its tests: the two numbers the reference
-    reward client computes. A parse error gives (0.0, 0.0)."""
-    response = judge(extract_program(_completion_text(completion)), _test_cases(ground_truth))
+def scores_from_response(response: Mapping[str, Any]) -> tuple[float, float]:
+    """(pass_rate, all_pass) from one judge response: the reward client's rule (spec A.3).
+
+    Empty `results` score 0: a parse error leaves them empty, and so does an empty test list, where
+    the reference's pass-rate division fails and its "any error -> 0.0" rule applies."""
     results = response["results"]
     if not results:
-        # A parse error leaves `results` empty. So does an empty test list, where the reference's
-        # pass-rate division fails and its "any error -> 0.0" rule applies: both score 0.
         return 0.0, 0.0
     pass_rate = sum(r["passed"] for r in results) / len(results)
     return pass_rate, 1.0 if response["all_passed"] else 0.0
 
 
-def _scores(completions: Sequence[Any], ground_truth: Sequence[Any]) -> tuple[list[float], list[float]]:
+def score_completion(completion: Any, ground_truth: Any) -> tuple[float, float]:
+    """(pass_rate, all_pass) of one completion against its tests; a parse error gives (0.0, 0.0)."""
+    return scores_from_response(judge(extract_program(completion_text(completion)), ground_truth_tests(ground_truth)))
+
+
+# A judging back-end: `(dsl, test_cases)` pairs in, `judge` responses out, in order. In-process by
+# default; `delta_core.judge_backends` has HTTP and Ray ones.
+JudgeBatch = Callable[[Sequence[tuple[str, list[Mapping[str, Any]]]]], list[dict[str, Any]]]
+
+
+def judge_in_process(pairs: Sequence[tuple[str, list[Mapping[str, Any]]]]) -> list[dict[str, Any]]:
+    return [judge(dsl, tests) for dsl, tests in pairs]
+
+
+def score_batch(
+    completions: Sequence[Any], ground_truth: Sequence[Any], judge_batch: JudgeBatch = judge_in_process
+) -> tuple[list[float], list[float]]:
+    """Dense and binary scores of a batch of completions, judged by `judge_batch`."""
     if len(completions) != len(ground_truth):
         raise ValueError(
             f"got {len(completions)} completions but {len(ground_truth)} ground_truth entries; "
             "the dataset needs a `ground_truth` column with one list of test cases per prompt"
         )
-    pairs = [score_completion(c, gt) for c, gt in zip(completions, ground_truth)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    pairs = [(extract_program(completion_text(c)), ground_truth_tests(gt)) for c, gt in zip(completions, ground_truth)]
+    responses = judge_batch(pairs)
+    if len(responses) != len(pairs):
+        raise RuntimeError(f"the judge answered {len(responses)} responses for {len(pairs)} programs")
+    scores = [scores_from_response(r) for r in responses]
+    return [s[0] for s in scores], [s[1] for s in scores]
 
 
 def _log(log_metric: Callable[[str, float], None] | None, name: str, values: list[float]) -> None:
     if log_metric is not None and values:
         log_metric(name, sum(values) / len(values))
+
+
+def make_reward(
+    kind: str = "dense", *, switch_step: int | None = None, judge_batch: JudgeBatch = judge_in_process
+) -> Callable[..., list[float]]:
+    """A TRL reward function: `kind` "dense" (fraction of tests passed), "binary" (1.0 only if all
+    pass) or "scheduled" (dense before `switch_step`, binary from it on, reading
+    `trainer_state.global_step`), judged by `judge_batch`.
+
+    The function is named `dense_reward` / `binary_reward` / `scheduled_reward` (TRL logs rewards
+    under the function's name) and logs the batch means it does not return through `log_metric`:
+    dense logs `binary_reward`, binary logs `dense_reward`, scheduled logs both and `reward_phase`
+    (0 dense, 1 binary).
+    """
+    if kind not in ("dense", "binary", "scheduled"):
+        raise ValueError(f"kind={kind!r}: choose 'dense', 'binary' or 'scheduled'")
+    if kind == "scheduled":
+        if isinstance(switch_step, bool) or not isinstance(switch_step, int) or switch_step < 0:
+            raise ValueError(
+                f"switch_step={switch_step!r}: must be an integer >= 0 (0 means binary from the start)"
+            )
+    elif switch_step is not None:
+        raise ValueError(f"switch_step is only for kind='scheduled' (got kind={kind!r})")
+
+    def reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
+        state = kwargs.get("trainer_state")
+        if kind == "scheduled" and state is None:
+            raise ValueError(
+                "scheduled_reward needs the `trainer_state` keyword (TRL's GRPOTrainer passes it); "
+                "call dense_reward or binary_reward directly outside a trainer"
+            )
+        dense, binary = score_batch(completions, ground_truth, judge_batch)
+        log_metric = kwargs.get("log_metric")
+        if kind == "dense":
+            _log(log_metric, "binary_reward", binary)
+            return dense
+        if kind == "binary":
+            _log(log_metric, "dense_reward", dense)
+            return binary
+        _log(log_metric, "dense_reward", dense)
+        _log(log_metric, "binary_reward", binary)
+        phase_binary = state.global_step >= switch_step
+        if log_metric is not None:
+            log_metric("reward_phase", 1.0 if phase_binary else 0.0)
+        return binary if phase_binary else dense
+
+    reward.__name__ = reward.__qualname__ = f"{kind}_reward"
+    reward.judge_batch = judge_batch  # type: ignore[attr-defined]
+    if kind == "scheduled":
+        reward.switch_step = switch_step  # type: ignore[attr-defined]
+    return reward
+
+
+_dense = make_reward("dense")
+_binary = make_reward("binary")
 
 
 def dense_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -110,9 +192,7 @@ def dense_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwar
     >>> dense_reward(["```\\nSTART start:\\n    NEXT end\\nEND end\\n```"], [tests])
     [0.5]
     """
-    dense, binary = _scores(completions, ground_truth)
-    _log(kwargs.get("log_metric"), "binary_reward", binary)
-    return dense
+    return _dense(completions, ground_truth, **kwargs)
 
 
 def binary_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -125,9 +205,7 @@ def binary_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwa
     >>> binary_reward(["```\\nSTART start:\\n    NEXT end\\nEND end\\n```"], [tests])
     [0.0]
     """
-    dense, binary = _scores(completions, ground_truth)
-    _log(kwargs.get("log_metric"), "dense_reward", dense)
-    return binary
+    return _binary(completions, ground_truth, **kwargs)
 
 
 def scheduled_reward(switch_step: int) -> Callable[..., list[float]]:
@@ -145,27 +223,7 @@ def scheduled_reward(switch_step: int) -> Callable[..., list[float]]:
     >>> reward([good_enough], [tests], trainer_state=SimpleNamespace(global_step=10))
     [0.0]
     """
-    if isinstance(switch_step, bool) or not isinstance(switch_step, int) or switch_step < 0:
-        raise ValueError(f"switch_step={switch_step!r}: must be an integer >= 0 (0 means binary from the start)")
-
-    def scheduled_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
-        state = kwargs.get("trainer_state")
-        if state is None:
-            raise ValueError(
-                "scheduled_reward needs the `trainer_state` keyword (TRL's GRPOTrainer passes it); "
-                "call dense_reward or binary_reward directly outside a trainer"
-            )
-        dense, binary = _scores(completions, ground_truth)
-        log_metric = kwargs.get("log_metric")
-        _log(log_metric, "dense_reward", dense)
-        _log(log_metric, "binary_reward", binary)
-        phase_binary = state.global_step >= switch_step
-        if log_metric is not None:
-            log_metric("reward_phase", 1.0 if phase_binary else 0.0)
-        return binary if phase_binary else dense
-
-    scheduled_reward.switch_step = switch_step  # type: ignore[attr-defined]
-    return scheduled_reward
+    return make_reward("scheduled", switch_step=switch_step)
 
 
 # Names a config file can use.

@@ -1,5 +1,6 @@
 """environment.yml must install what pyproject.toml pins: the two drift apart silently otherwise."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def test_environment_yml_installs_the_project_with_its_extras():
     deps = env["dependencies"]
     assert "python=3.11" in deps and "pip" in deps
     pip_lines = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert "-e .[cpu,book,dev]" in pip_lines
+    # The same extras as `make install`, so conda users get what the Makefile installs.
+    makefile_extras = re.search(r'pip install -e "\.\[([a-z,]+)\]"', (ROOT / "Makefile").read_text())[1]
+    assert f"-e .[{makefile_extras}]" in pip_lines
 
 
 PYPROJECT = """
