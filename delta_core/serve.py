@@ -203,7 +203,9 @@ class _JudgePool:
 
     def stop(self) -> None:
         if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            # wait=True: the workers must be told to exit before this process does, or they are left
+            # behind as orphans blocked on the call queue (seen with uvicorn's SIGTERM shutdown).
+            self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
 
     def _submit(self, fn: Any, *args: Any) -> Future:

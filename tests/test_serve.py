@@ -3,6 +3,7 @@ endpoint, the HTTP reward backend, and a short load test against a real server o
 
 import json
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -215,3 +216,31 @@ def test_loadtest_refuses_non_loopback():
     with pytest.raises(ValueError, match="loopback"):
         loadtest.check_loopback("http://192.0.2.1:1235")
     assert loadtest.check_loopback("http://127.0.0.1:1235/") == "http://127.0.0.1:1235"
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def test_stopping_the_server_leaves_no_judge_processes_behind():
+    with loadtest.LocalServer("--jobs", "2") as s:
+        # Workers that have been busy are the ones a non-waiting shutdown used to orphan.
+        loadtest.run_loadtest(s.url, duration=2, clients=10, seed=2)
+        workers = _descendants(s.process.pid)
+        assert len(workers) >= 2  # the judge pool (plus spawn's resource tracker)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned judge workers"
