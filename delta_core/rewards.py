@@ -27,6 +27,7 @@ from typing import Any
 from .judge import judge
 
 __all__ = [
+    "extract_fenced",
     "extract_program",
     "completion_text",
     "ground_truth_tests",
@@ -41,19 +42,22 @@ __all__ = [
     "REWARD_FUNCS",
 ]
 
-# The reward client's rule (spec A.3): the LAST non-greedy ```manufactoria ... ``` or bare ``` ... ```
-# block; the whole text when there is none. A ```python fence keeps "python" as line 1 (parse error).
-_FENCE = re.compile(r"```(?:manufactoria)?(.*?)```", re.DOTALL)
+def extract_fenced(response_text: str, language: str) -> str:
+    """The reward client's rule (spec A.3): the LAST non-greedy ```<language> ... ``` or bare
+    ``` ... ``` block, stripped; the whole text when there is none. A fence tagged with another
+    language keeps its tag as the first line."""
+    blocks = re.findall(rf"```(?:{re.escape(language)})?(.*?)```", response_text, re.DOTALL)
+    return blocks[-1].strip() if blocks else response_text
 
 
 def extract_program(response_text: str) -> str:
-    """Pull the DSL program out of a model response.
+    """Pull the DSL program out of a model response (a ```python fence keeps "python" as line 1, a
+    parse error, as in the reference).
 
     >>> extract_program("Here:\\n```manufactoria\\nSTART start:\\n    NEXT end\\nEND end\\n```")
     'START start:\\n    NEXT end\\nEND end'
     """
-    blocks = _FENCE.findall(response_text)
-    return blocks[-1].strip() if blocks else response_text
+    return extract_fenced(response_text, "manufactoria")
 
 
 def completion_text(completion: Any) -> str:
@@ -121,12 +125,20 @@ def _log(log_metric: Callable[[str, float], None] | None, name: str, values: lis
         log_metric(name, sum(values) / len(values))
 
 
+Scorer = Callable[[Sequence[Any], Sequence[Any]], tuple[list[float], list[float]]]
+
+
 def make_reward(
-    kind: str = "dense", *, switch_step: int | None = None, judge_batch: JudgeBatch = judge_in_process
+    kind: str = "dense",
+    *,
+    switch_step: int | None = None,
+    judge_batch: JudgeBatch = judge_in_process,
+    scorer: Scorer | None = None,
 ) -> Callable[..., list[float]]:
     """A TRL reward function: `kind` "dense" (fraction of tests passed), "binary" (1.0 only if all
     pass) or "scheduled" (dense before `switch_step`, binary from it on, reading
-    `trainer_state.global_step`), judged by `judge_batch`.
+    `trainer_state.global_step`), judged by `judge_batch`. Another domain passes its own `scorer`
+    (`(completions, ground_truth) -> (dense scores, binary scores)`; BouncingSim does).
 
     The function is named `dense_reward` / `binary_reward` / `scheduled_reward` (TRL logs rewards
     under the function's name) and logs the batch means it does not return through `log_metric`:
@@ -150,7 +162,10 @@ def make_reward(
                 "scheduled_reward needs the `trainer_state` keyword (TRL's GRPOTrainer passes it); "
                 "call dense_reward or binary_reward directly outside a trainer"
             )
-        dense, binary = score_batch(completions, ground_truth, judge_batch)
+        if scorer is not None:
+            dense, binary = scorer(completions, ground_truth)
+        else:
+            dense, binary = score_batch(completions, ground_truth, judge_batch)
         log_metric = kwargs.get("log_metric")
         if kind == "dense":
             _log(log_metric, "binary_reward", binary)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..rewards import completion_text, extract_fenced, make_reward
 from .sandbox import ProgramRun, Sandbox, default_sandbox
 
 __all__ = ["TOLERANCE", "check_distance", "outcomes", "ScoreReport", "score_program", "score_many",
@@ -35,18 +35,14 @@ __all__ = ["TOLERANCE", "check_distance", "outcomes", "ScoreReport", "score_prog
 
 TOLERANCE = 50.0  # px, mean over balls, per timestamp
 
-# The reward client's rule: the LAST ```python ... ``` (or bare ``` ... ```) block; the whole text if none.
-_FENCE = re.compile(r"```(?:python)?(.*?)```", re.DOTALL)
-
-
 def extract_program(response_text: str) -> str:
-    """The Python code in a model response.
+    """The Python code in a model response: the last ```python (or bare ```) block, else the whole
+    text (the reward client's fence rule, `delta_core.rewards.extract_fenced`).
 
     >>> extract_program("Reasoning...\\n```python\\ndef predict_position(t):\\n    return [[0, 0]]\\n```")
     'def predict_position(t):\\n    return [[0, 0]]'
     """
-    blocks = _FENCE.findall(response_text)
-    return blocks[-1].strip() if blocks else response_text
+    return extract_fenced(response_text, "python")
 
 
 def check_distance(predicted: Sequence[Sequence[float]], expected: Sequence[Sequence[float]]) -> float:
@@ -122,26 +118,17 @@ def score_program(program: str, ground_truth: Any, sandbox: Sandbox | None = Non
     return score_many([program], [ground_truth], sandbox)[0]
 
 
-def _completion_text(completion: Any) -> str:
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        content = completion[-1].get("content", "")
-        return content if isinstance(content, str) else str(content)
-    raise TypeError(f"completion: expected a string or a list of messages, got {type(completion).__name__}")
-
-
 def _scores(completions: Sequence[Any], ground_truth: Sequence[Any]) -> tuple[list[float], list[float]]:
     if len(completions) != len(ground_truth):
         raise ValueError(f"got {len(completions)} completions but {len(ground_truth)} ground_truth entries; "
                          "the dataset needs a `ground_truth` column (prompt.make_record)")
-    reports = score_many([extract_program(_completion_text(c)) for c in completions], ground_truth)
+    reports = score_many([extract_program(completion_text(c)) for c in completions], ground_truth)
     return [r.pass_rate for r in reports], [r.all_pass for r in reports]
 
 
-def _log(log_metric: Callable[[str, float], None] | None, name: str, values: list[float]) -> None:
-    if log_metric is not None and values:
-        log_metric(name, sum(values) / len(values))
+# The same reward functions as Manufactoria's (names, signature, logged metrics), on this scorer.
+_dense = make_reward("dense", scorer=_scores)
+_binary = make_reward("binary", scorer=_scores)
 
 
 def dense_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -159,9 +146,7 @@ def dense_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwar
     >>> dense_reward(["```python\\ndef predict_position(t):\\n    return [[750 + 100 * t, 750]]\\n```"], [gt])
     [0.5]
     """
-    dense, binary = _scores(completions, ground_truth)
-    _log(kwargs.get("log_metric"), "binary_reward", binary)
-    return dense
+    return _dense(completions, ground_truth, **kwargs)
 
 
 def binary_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -173,9 +158,7 @@ def binary_reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwa
     >>> binary_reward(["```python\\ndef predict_position(t):\\n    return [[750 + 100 * t, 750]]\\n```"], [gt])
     [0.0]
     """
-    dense, binary = _scores(completions, ground_truth)
-    _log(kwargs.get("log_metric"), "dense_reward", dense)
-    return binary
+    return _binary(completions, ground_truth, **kwargs)
 
 
 REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {"dense": dense_reward, "binary": binary_reward}
