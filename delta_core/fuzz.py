@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from .dsl import COLOURS, MAX_PATH, DSLSyntaxError, NodeType, parse_program, run_program
+from .dsl import MAX_PATH, NodeType, parse_program, run_program
 from .engine import compile_program
 from .judge import judge
 
