@@ -1,0 +1,51 @@
+"""The single-GPU back-end of `delta_core.train`: Unsloth `FastLanguageModel` + LoRA + vLLM generation.
+
+Importing this module imports `unsloth` first, as Unsloth requires (it patches transformers, peft and
+trl when imported before them). `delta_core.train` imports it only for `backend="unsloth"`, after
+checking that CUDA, unsloth and vllm are present and that trl is not imported yet; the CPU path never
+imports it. Written against Unsloth's documented GRPO recipe (`from_pretrained(..., fast_inference=True,
+max_lora_rank=r, gpu_memory_utilization=...)`, then `get_peft_model(...)`, then TRL's GRPOTrainer with
+`use_vllm=True`); it has not been run in this repository's CI, which has no GPU.
+"""
+
+from __future__ import annotations
+
+import unsloth  # noqa: F401  (must precede transformers / peft / trl)
+from unsloth import FastLanguageModel
+
+__all__ = ["LORA_TARGETS", "load_model_and_tokenizer", "generate_for_eval"]
+
+# Every linear layer of a Llama/Qwen block, as in Unsloth's GRPO notebooks.
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def load_model_and_tokenizer(config):
+    """The model with LoRA adapters attached and a vLLM engine for generation (`model.vllm_engine`)."""
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=config.model,
+        max_seq_length=config.max_seq_length,
+        load_in_4bit=config.load_in_4bit,
+        fast_inference=True,  # vLLM generates the GRPO rollouts
+        max_lora_rank=config.lora_rank,
+        gpu_memory_utilization=config.gpu_memory_utilization,
+    )
+    model = FastLanguageModel.get_peft_model(
+        model,
+        r=config.lora_rank,
+        target_modules=LORA_TARGETS,
+        lora_alpha=config.lora_alpha or 2 * config.lora_rank,
+        use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False,
+        random_state=config.seed,
+    )
+    return model, tokenizer
+
+
+def generate_for_eval(model, tokenizer, texts, n, config):
+    """pass@k samples with Unsloth's inference mode and `model.generate`, then back to training mode."""
+    from .train import _hf_generate
+
+    FastLanguageModel.for_inference(model)
+    try:
+        return _hf_generate(model, tokenizer, texts, n, config)
+    finally:
+        FastLanguageModel.for_training(model)

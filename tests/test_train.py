@@ -1,0 +1,293 @@
+"""delta_core.train: config validation, the reward schedule, replay, curriculum, pass@k, and real CPU runs
+(resume after SIGKILL; a warm-started tiny model whose dense reward rises under GRPO, and not with lr=0).
+
+The runs use the tiny Llama of delta_core.mini, shrunk further (hidden 96, 2 layers, ~0.3M parameters)
+so that each GRPO step takes about a second on 2 CPU cores.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("trl")
+
+from delta_core import train as T  # noqa: E402
+from delta_core.mini import MiniConfig, save_mini  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = MiniConfig(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256)
+
+# A run small enough for a test: 4 prompts x 4 samples, 16-token completions, one thread.
+FAST = dict(
+    preset="cpu_tiny",
+    num_generations=4,
+    generation_batch_size=16,
+    per_device_train_batch_size=16,
+    max_completion_length=16,
+    eval_k=2,
+    eval_problems=2,
+    save_final=False,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return str(save_mini(tmp_path_factory.mktemp("mini") / "model", SMALL))
+
+
+def cfg(**kw):
+    base = {"model": "x", **FAST}
+    base.update(kw)
+    return T.load_config(None, base)
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_configs_and_presets_validate():
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        T.load_config(path)
+    for name in T.PRESETS:
+        T.load_config(None, {"preset": name, "model": "m", "switch_step": 3} if name in ("paper", "gpu_lora") else {"preset": name, "model": "m"})
+
+
+def test_paper_defaults():
+    c = T.TrainConfig(model="m", dataset="has", switch_step=10)
+    assert (c.learning_rate, c.lr_scheduler_type, c.beta, c.epsilon_high) == (5e-7, "constant", 0.0, 0.3)
+    assert (c.num_generations, c.generation_batch_size, c.temperature) == (16, 768, 1.0)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"not_a_field": 1}, "not_a_field"),
+        ({"generation_batch_size": 18}, "generation_batch_size"),  # not divisible by num_generations=4
+        ({"per_device_train_batch_size": 12}, "per_device_train_batch_size"),  # does not divide 16
+        ({"num_generations": 1, "generation_batch_size": 16}, "num_generations"),
+        ({"model": None}, "model"),
+        ({"schedule": "dense_then_binary", "switch_step": None}, "switch_step"),
+        ({"schedule": "dense", "switch_step": 3}, "schedule"),
+        ({"switch_step": None, "switch_threshold": 1.5}, "switch_threshold"),
+        ({"learning_rate": "fast"}, "learning_rate"),
+        ({"curriculum_levels": ["easy"], "curriculum_steps": [1]}, "curriculum_steps"),
+        ({"backend": "tpu"}, "backend"),
+        ({"backend": "unsloth", "lora_rank": 0}, "lora_rank"),
+    ],
+)
+def test_bad_configs_name_the_field(overrides, field):
+    with pytest.raises(T.ConfigError, match=field):
+        cfg(**overrides)
+
+
+def test_cli_overrides():
+    c, resume = T.parse_cli(
+        [str(ROOT / "configs/cpu_tiny.yaml"), "--set", "max_steps=3", "--learning_rate", "1e-4", "--eval_k=2", "--resume"]
+    )
+    assert (c.max_steps, c.learning_rate, c.eval_k, resume) == (3, 1e-4, 2, True)
+    with pytest.raises(T.ConfigError, match="unknown config key"):
+        T.parse_cli([str(ROOT / "configs/cpu_tiny.yaml"), "--lr", "1"])
+
+
+def test_missing_model_fails_before_training(tmp_path):
+    with pytest.raises(T.ConfigError, match="model="):
+        T.train(cfg(model=str(tmp_path / "nope"), output_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out" / "metrics.jsonl").exists()
+
+
+def test_unsloth_without_cuda_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    c = cfg(backend="unsloth", lora_rank=8, output_dir=str(tmp_path))
+    with pytest.raises(T.BackendUnavailableError, match="CUDA"):
+        T.train(c)
+    assert "unsloth" not in sys.modules and "vllm" not in sys.modules
+
+
+# ---------------------------------------------------------------- rewards, schedule
+
+TESTS = [
+    {"input": "R", "expected_accepted": True, "check_output": False},
+    {"input": "B", "expected_accepted": False, "check_output": False},
+]
+ACCEPT_ALL = "START start:\n    NEXT end\nEND end"
+
+
+def test_reward_phases_follow_switch_step():
+    reward = T.DeltaReward(T.ScheduleState(cfg(switch_step=2)), True, 16, eos_id=0)
+    logged = {}
+    for step, expected in [(1, 0.5), (2, 0.0)]:
+        out = reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=step), log_metric=logged.__setitem__)
+        assert out == [expected]
+    assert logged["dense_reward"] == 0.5 and logged["binary_reward"] == 0.0 and logged["reward_phase"] == 1.0
+
+
+def test_non_stop_penalty_zeroes_truncated_completions():
+    reward = T.DeltaReward(T.ScheduleState(cfg(schedule="dense", switch_step=None)), True, 3, eos_id=9)
+    state = SimpleNamespace(global_step=0)
+    assert reward([ACCEPT_ALL, ACCEPT_ALL], [TESTS, TESTS], trainer_state=state, completion_ids=[[1, 2, 3], [1, 9]]) == [0.0, 0.5]
+
+
+def test_baselines_never_switch():
+    dense = T.ScheduleState(cfg(schedule="dense", switch_step=None))
+    binary = T.ScheduleState(cfg(schedule="binary", switch_step=None))
+    assert [dense.phase_at(s) for s in (0, 10**6)] == ["dense", "dense"]
+    assert [binary.phase_at(s) for s in (0, 10**6)] == ["binary", "binary"]
+
+
+def test_threshold_switch_is_recorded_and_restored():
+    c = cfg(switch_step=None, switch_threshold=0.5, switch_window=2)
+    s = T.ScheduleState(c)
+    for step, mean in enumerate([0.2, 0.6, 0.5]):
+        s.observe(step, mean)
+    assert s.switch_step == 3 and s.phase_at(2) == "dense" and s.phase_at(3) == "binary"
+    fresh = T.ScheduleState(c)
+    fresh.restore(json.loads(json.dumps(s.export())))  # what a checkpoint holds
+    assert fresh.switch_step == 3
+
+
+# ---------------------------------------------------------------- replay, curriculum
+
+
+def _batch(advantages, completion_lengths, prompt_lengths, pad=0):
+    import torch
+
+    n = len(advantages)
+    pw, cw = max(prompt_lengths), max(completion_lengths)
+    prompt_ids = torch.full((n, pw), pad)
+    prompt_mask = torch.zeros((n, pw), dtype=torch.long)
+    completion_ids = torch.full((n, cw), pad)
+    completion_mask = torch.zeros((n, cw), dtype=torch.long)
+    for i, (p, c) in enumerate(zip(prompt_lengths, completion_lengths)):
+        prompt_ids[i, pw - p :] = 100 + i
+        prompt_mask[i, pw - p :] = 1
+        completion_ids[i, :c] = 200 + i
+        completion_mask[i, :c] = 1
+    return {
+        "prompt_ids": prompt_ids,
+        "prompt_mask": prompt_mask,
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "advantages": torch.tensor(advantages, dtype=torch.float),
+        "num_items_in_batch": completion_mask.sum(),
+    }
+
+
+def test_replay_swaps_successful_groups_into_zero_signal_groups():
+    buffer = T.ReplayBuffer(size=4, max_fraction=0.5, seed=0)
+    # Step 1: group 0 has a full pass and a signal (stored); group 1 has neither.
+    first = _batch([1.0, -1.0, 0.0, 0.0], [3, 2, 1, 1], [2, 2, 4, 4])
+    out, replaced = buffer.apply(first, 2, [1.0, 0.0, 0.0, 0.0], pad_id=0)
+    assert len(buffer) == 1 and replaced == 1  # group 1 is replaced by group 0 right away
+    assert out["advantages"].tolist() == [1.0, -1.0, 1.0, -1.0]
+    # Step 2: both groups all-equal, longer prompts; one (max_fraction 0.5) is swapped, re-padded.
+    second = _batch([0.0, 0.0, 0.0, 0.0], [5, 5, 5, 5], [6, 6, 6, 6])
+    out, replaced = buffer.apply(second, 2, [0.0] * 4, pad_id=0)
+    assert replaced == 1
+    swapped = [i for i in range(4) if out["advantages"][i] != 0]
+    assert len(swapped) == 2
+    row = swapped[0]
+    assert out["completion_ids"][row, :3].tolist() == [200, 200, 200] and out["completion_mask"][row].sum() == 3
+    assert out["prompt_mask"][row].tolist() == [0, 0, 0, 0, 1, 1]  # left padding kept
+    assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum())
+
+
+def test_curriculum_orders_training_data_by_level():
+    c = cfg(
+        family="prepend_sequence", level=None, curriculum_levels=["easy", "medium"], curriculum_steps=[0, 2], max_steps=4,
+        colour_mode="two_color",
+    )
+    train_ds, eval_ds = T.build_datasets(c)
+    per_step = c.prompts_per_step
+    assert len(train_ds) == 4 * per_step
+    assert train_ds["level"] == ["easy"] * 2 * per_step + ["medium"] * 2 * per_step
+    assert set(eval_ds["level"]) == {"easy", "medium"}
+    assert T._grpo_args(c, True).shuffle_dataset is False  # TRL's sampler keeps the order
+
+
+# ---------------------------------------------------------------- real runs
+
+
+def _train_steps(path):
+    return [r["step"] for r in T.read_metrics(path) if r["kind"] == "train"]
+
+
+def test_resume_after_sigkill_loses_and_repeats_no_step(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "delta_core.train", "--preset", "cpu_tiny", "--model", tiny_model,
+        "--output_dir", str(out), "--max_steps", "8", "--save_steps", "2", "--switch_step", "3",
+        "--eval_steps", "3", "--num_generations", "4", "--generation_batch_size", "16",
+        "--per_device_train_batch_size", "16", "--max_completion_length", "16", "--eval_k", "2",
+        "--eval_problems", "2", "--save_final", "false",
+    ]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if any(s >= 3 for s in _train_steps(metrics)):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    killed_at = max(_train_steps(metrics))
+    assert killed_at < 8
+
+    config, resume = T.parse_cli(args[3:] + ["--resume"])
+    T.train(config, resume=resume)
+
+    records = T.read_metrics(metrics)
+    assert _train_steps(metrics) == list(range(1, 9))  # each step once, in order
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [0, 3, 6]
+    phases = {r["step"]: r["phase"] for r in records if r["kind"] == "train"}
+    assert all(phases[s] == ("binary" if s > 3 else "dense") for s in phases)  # schedule continues right
+    # The CPU path never imports the GPU stack.
+    assert "unsloth" not in sys.modules and "vllm" not in sys.modules
+
+
+@pytest.fixture(scope="module")
+def warm_model(tiny_model, tmp_path_factory):
+    from delta_core.mini import warm_start
+    from delta_core.tasks import generate
+
+    problems = [p for f in ("starts_with", "exact_sequence", "append_sequence") for p in generate(f, "basic", "two_color")]
+    return str(warm_start(tiny_model, tmp_path_factory.mktemp("sft") / "model", problems, max_steps=80, learning_rate=5e-3))
+
+
+def _dense_curve(model, out, lr):
+    c = T.load_config(
+        None,
+        dict(preset="cpu_tiny", model=model, output_dir=str(out), schedule="dense", switch_step=None, max_steps=LEARN_STEPS,
+             eval_steps=0, save_steps=1000, learning_rate=lr, save_final=False),
+    )
+    T.train(c)
+    return [r["dense_mean"] for r in T.read_metrics(out / "metrics.jsonl") if r["kind"] == "train"]
+
+
+LEARN_STEPS = 10
+
+
+def test_grpo_raises_dense_reward(warm_model, tmp_path):
+    curve = _dense_curve(warm_model, tmp_path / "learn", lr=1e-3)
+    first, last = sum(curve[:3]) / 3, sum(curve[-3:]) / 3
+    assert last > first + 0.08, f"dense reward did not rise: {curve}"
+    assert "unsloth" not in sys.modules and "vllm" not in sys.modules
+
+
+def test_no_rise_with_zero_learning_rate(warm_model, tmp_path):
+    # The control: the same run with lr=0 must fail the assertion above.
+    curve = _dense_curve(warm_model, tmp_path / "frozen", lr=0.0)
+    first, last = sum(curve[:3]) / 3, sum(curve[-3:]) / 3
+    assert not last > first + 0.08, f"reward rose without learning: {curve}"
