@@ -247,6 +247,7 @@ def warm_start(
     batch_size: int = 16,
     seed: int = 0,
     cpu_threads: int | None = 1,
+    progress: bool = False,
 ) -> Path:
     """A short SFT (TRL `SFTTrainer`, loss on the completion only) of the model in `model_dir` on
     compact prompt -> verified solution pairs; the result is saved to `out_dir` (returned).
@@ -272,11 +273,13 @@ def warm_start(
         warmup_steps=min(5, max_steps // 4),
         seed=seed,
         use_cpu=True,
+        bf16=False,  # SFTConfig defaults to bf16 autocast, which is ~10x slower than float32 on a CPU
         report_to="none",
         save_strategy="no",
-        logging_steps=max(1, max_steps // 4),
-        disable_tqdm=True,
+        logging_steps=max(1, max_steps // 10),
+        disable_tqdm=not progress,
         completion_only_loss=True,
+        gradient_checkpointing=False,  # TRL's SFT default; a 2M model has no memory to save, only time to lose
     )
     trainer = SFTTrainer(
         model=loaded.model,
