@@ -35,12 +35,13 @@ if [ "$$rc" -eq 5 ]; then echo "make: pytest collected no tests from '$(strip $(
 exit "$$rc"
 endef
 
-.PHONY: help venv install book test test-unit test-nbval test-book strip clean distclean
+.PHONY: help venv install book test test-unit test-nbval test-book check-book strip clean distclean
 
 help:
 	@echo "make book    install, then build the book executing every chapter -> _build/html/index.html"
 	@echo "make test    install, then unit tests (xdist), notebooks under nbval, and the book with -W -n"
 	@echo "make install (alias: venv) create .venv if absent and pip install -e '.[cpu,book,dev,serve]'"
+	@echo "make check-book  load every page of _build/html in headless Chromium (errors, links, images, offline)"
 	@echo "make strip   remove outputs and execution counts from notebooks/*.ipynb (nbstripout)"
 	@echo "make clean   remove build outputs and caches (keeps .venv); make distclean also removes .venv"
 
@@ -58,7 +59,7 @@ book: $(STAMP)
 	$(JB) build .
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: test-unit test-nbval test-book
+test: test-unit test-nbval test-book check-book
 
 test-unit: $(STAMP)
 	@$(call run_pytest,tests -n 2)
@@ -76,6 +77,24 @@ endif
 # executed notebooks still come from the jupyter-cache in _build/.jupyter_cache.
 test-book: $(STAMP)
 	$(JB) build . -W -n --keep-going --all
+
+# Every page of the built book in headless Chromium, requests to other hosts blocked: fails on console
+# and page errors, missing local files, broken internal links and anchors, undecodable images and empty
+# figures; screenshots go to _build/screenshots/. Chromium is the system's (Debian: apt-get install
+# chromium, done here when we are root and it is missing), driven by playwright from the book extra.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
+check-book: $(STAMP)
+	@if [ -z "$${CHROMIUM:-}" ] && ! command -v $(CHROMIUM_NAMES) >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" -eq 0 ]; then \
+			echo "make: installing Chromium for check-book (apt-get install chromium)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+		else \
+			echo "make: check-book needs Chromium or Chrome: install it (Debian/Ubuntu: sudo apt-get install chromium)" \
+				"or set CHROMIUM=/path/to/chrome" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	$(PY) scripts/check_book.py _build/html --screenshots _build/screenshots
 
 strip: $(STAMP)
 ifeq ($(strip $(ALL_NOTEBOOKS)),)

@@ -1,0 +1,87 @@
+"""scripts/check_book.py must be able to fail: a tiny site with one fault of each kind it looks for.
+
+Needs Chromium (Debian: apt-get install chromium) and the playwright package; skipped without them.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
+check_book = importlib.util.module_from_spec(spec)
+sys.modules["check_book"] = check_book
+spec.loader.exec_module(check_book)
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[book]')")
+if check_book.find_chromium() is None:
+    pytest.skip("no Chromium or Chrome executable found (apt-get install chromium)", allow_module_level=True)
+
+# A 1x1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2219bc30000000049454e44ae426082"
+)
+
+
+def write_site(root: Path) -> None:
+    (root / "sub").mkdir(parents=True)
+    (root / "good.png").write_bytes(PNG)
+    (root / "index.html").write_text(
+        '<html><body><h1 id="top">Good</h1><p id="there">x</p>'
+        '<a href="sub/other.html#here">ok</a> <a href="#there">ok</a> <a href="sub/">ok (index.html)</a>'
+        '<a href="https://example.org/">external link: not checked</a>'
+        '<div class="cell_output"><img src="good.png"></div></body></html>'
+    )
+    (root / "sub" / "index.html").write_text('<html><body><p id="here">sub</p></body></html>')
+    (root / "sub" / "other.html").write_text('<html><body><p id="here">other</p><a href="../index.html#top">ok</a></body></html>')
+    (root / "broken.html").write_text(
+        "<html><head>"
+        '<script src="https://cdn.example.org/lib.js"></script>'  # another host: blocked
+        '<script src="missing.js"></script>'  # a local 404
+        "</head><body>"
+        '<a href="nowhere.html">missing page</a> <a href="sub/other.html#nothere">missing anchor</a>'
+        '<a href="#absent">missing anchor on this page</a>'
+        '<img src="missing.png">'
+        '<div class="cell_output"><img src="data:,"></div>'
+        '<div class="cell_output"><svg width="100" height="100"></svg></div>'
+        "<script>console.error('something went wrong'); null.boom;</script>"
+        "</body></html>"
+    )
+
+
+def test_checker_passes_a_good_site_and_reports_every_fault(tmp_path):
+    site = tmp_path / "html"
+    write_site(site)
+    reports = {r.page: r for r in check_book.check_site(site, screenshots=tmp_path / "shots")}
+    assert set(reports) == {"index.html", "broken.html", "sub/index.html", "sub/other.html"}
+
+    for page in ("index.html", "sub/index.html", "sub/other.html"):
+        assert reports[page].ok, reports[page].problems
+
+    bad = reports["broken.html"]
+    assert not bad.ok
+    assert any("cdn.example.org/lib.js" in u for u in bad.blocked)
+    assert any("missing.js" in f for f in bad.failed) and any("missing.png" in f for f in bad.failed)
+    assert any("something went wrong" in e for e in bad.console_errors)
+    assert any("null" in e for e in bad.page_errors)
+    broken = "\n".join(bad.broken_links)
+    assert "missing file nowhere.html" in broken
+    assert "missing anchor #nothere in sub/other.html" in broken
+    assert "missing anchor #absent in broken.html" in broken
+    assert any("missing.png" in i for i in bad.bad_images)
+    empty = "\n".join(bad.empty_figures)
+    assert "empty <img" in empty and "empty <svg>" in empty
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
+        "broken.png", "index.png", "sub__index.png", "sub__other.png"]
+
+
+def test_command_line_fails_on_a_broken_site_and_without_a_book(tmp_path, capsys):
+    site = tmp_path / "html"
+    write_site(site)
+    assert check_book.main([str(site), "--screenshots", ""]) == 1
+    out = capsys.readouterr().out
+    assert "broken.html" in out and "FAIL" in out and "3 of 4 pages ok" in out
+    assert check_book.main([str(tmp_path / "nothing")]) == 2
