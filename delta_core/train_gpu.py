@@ -10,19 +10,36 @@ max_lora_rank=r, gpu_memory_utilization=...)`, then `get_peft_model(...)`, then 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import unsloth  # noqa: F401  (must precede transformers / peft / trl)
 from unsloth import FastLanguageModel
 
-__all__ = ["LORA_TARGETS", "load_model_and_tokenizer", "generate_for_eval"]
+__all__ = ["LORA_TARGETS", "generate_for_eval", "load_model_and_tokenizer", "model_location"]
 
 # Every linear layer of a Llama/Qwen block, as in Unsloth's GRPO notebooks.
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+def model_location(spec) -> str:
+    """What Unsloth can load for a `delta_core.models` spec: an HF id or checkpoint directory as given;
+    for "smollm2" / a .gguf file, the HF checkpoint `delta_core.models` converts it to (once, cached).
+    Unsloth reads neither the embedded name nor a GGUF file itself."""
+    from .models import _gguf_cache_path, load_model, resolve_spec
+
+    source = resolve_spec(spec)
+    if source.kind != "gguf":
+        return source.location
+    target = _gguf_cache_path(Path(source.location))
+    if not (target / "config.json").is_file():
+        load_model(spec)  # dequantises and writes the checkpoint to the cache
+    return str(target)
+
+
 def load_model_and_tokenizer(config):
     """The model with LoRA adapters attached and a vLLM engine for generation (`model.vllm_engine`)."""
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=config.model,
+        model_name=model_location(config.model),
         max_seq_length=config.max_seq_length,
         load_in_4bit=config.load_in_4bit,
         fast_inference=True,  # vLLM generates the GRPO rollouts
