@@ -80,8 +80,9 @@ test-book: $(STAMP)
 
 # Every page of the built book in headless Chromium, requests to other hosts blocked: fails on console
 # and page errors, missing local files, broken internal links and anchors, undecodable images and empty
-# figures; screenshots go to _build/screenshots/. Chromium is the system's (Debian: apt-get install
-# chromium, done here when we are root and it is missing), driven by playwright from the book extra.
+# figures; screenshots go to _build/screenshots/. First the static scan of tests/test_book_offline.py, on
+# this build (test-unit ran before the build). Chromium is the system's (Debian: apt-get install chromium,
+# done here when we are root and it is missing), driven by playwright from the book extra.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
 check-book: $(STAMP)
 	@if [ -z "$${CHROMIUM:-}" ] && ! command -v $(CHROMIUM_NAMES) >/dev/null 2>&1; then \
@@ -94,6 +95,7 @@ check-book: $(STAMP)
 			exit 1; \
 		fi; \
 	fi
+	@$(call run_pytest,-q tests/test_book_offline.py)
 	$(PY) scripts/check_book.py _build/html --screenshots _build/screenshots
 
 strip: $(STAMP)

@@ -18,6 +18,7 @@ key '<key>' in <path>)": the table can be built before every experiment has run.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,18 +28,18 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "CHECKS",
     "STATUSES",
     "MissingKey",
     "Result",
     "Row",
-    "CHECKS",
-    "get",
-    "load_claims",
     "evaluate_claim",
     "evaluate_claims",
-    "to_markdown",
-    "to_html",
+    "get",
+    "load_claims",
     "status_counts",
+    "to_html",
+    "to_markdown",
 ]
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, UNTESTED = "reproduced", "partly", "not reproduced", "untested here"
@@ -123,7 +124,9 @@ def _step(x: Any) -> str:
 # when a key is absent. Thresholds are parameters so that claims.yaml states them next to the claim.
 
 
-def pass_at_k_zero(data: Any, *, min_k: int = 128, by: str = "pass_at_k_by_family", name: str = "family") -> Result:
+def pass_at_k_zero(
+    data: Any, *, min_k: int = 128, by: str = "pass_at_k_by_family", name: str = "family"
+) -> Result:
     """C1: some family has pass@K = 0, K the largest k measured. Reproduced when K >= min_k (the
     paper's K), partly when a family is at 0 only for a smaller K, not reproduced when none is at 0."""
     rows = get(data, by)
@@ -144,7 +147,13 @@ def pass_at_k_zero(data: Any, *, min_k: int = 128, by: str = "pass_at_k_by_famil
 
 
 def at_most(
-    data: Any, *, key: str, reproduced: float, partly: float | None = None, label: str = "", extra: Sequence[str] = ()
+    data: Any,
+    *,
+    key: str,
+    reproduced: float,
+    partly: float | None = None,
+    label: str = "",
+    extra: Sequence[str] = (),
 ) -> Result:
     """A rate that the claim says stays low (a stall, a failure to transfer): reproduced when
     value <= `reproduced`, partly when <= `partly`, else not reproduced. `extra` keys are shown too."""
@@ -161,7 +170,9 @@ def at_most(
     return Result(ours, NOT_REPRODUCED)
 
 
-def at_least(data: Any, *, key: str, reproduced: float, partly: float | None = None, label: str = "") -> Result:
+def at_least(
+    data: Any, *, key: str, reproduced: float, partly: float | None = None, label: str = ""
+) -> Result:
     """A rate that the claim says gets high: reproduced when value >= `reproduced`, partly when >= `partly`."""
     value = _number(data, key)
     ours = f"{label or key} {_pct(value)}"
@@ -173,7 +184,13 @@ def at_least(data: Any, *, key: str, reproduced: float, partly: float | None = N
 
 
 def saturates_without_full_pass(
-    data: Any, *, dense_key: str, full_key: str, min_dense: float = 0.3, max_full: float = 0.01, partly_full: float = 0.1
+    data: Any,
+    *,
+    dense_key: str,
+    full_key: str,
+    min_dense: float = 0.3,
+    max_full: float = 0.01,
+    partly_full: float = 0.1,
 ) -> Result:
     """C3: the per-test (dense) score rises to a plateau while the full-pass rate stays about 0.
     Reproduced: dense >= min_dense and full-pass <= max_full; partly: full-pass <= partly_full with the
@@ -217,7 +234,12 @@ def plateau_then_jump(
 
 
 def jump_in_other_runs(
-    data: Any, *, runs_key: str = "runs", final_key: str = "final_full_pass", high: float = 0.5, min_runs: int = 2
+    data: Any,
+    *,
+    runs_key: str = "runs",
+    final_key: str = "final_full_pass",
+    high: float = 0.5,
+    min_runs: int = 2,
 ) -> Result:
     """C5: the jump also happens for other models and families. Each run is a dict with `model`,
     `family` and `final_key`. Reproduced: >= min_runs runs reach `high`; partly: one does."""
@@ -228,7 +250,9 @@ def jump_in_other_runs(
     for i, run in enumerate(runs):
         if _number(run, final_key) >= high:
             jumped.append(f"{run.get('model', f'run {i}')} on {run.get('family', '?')}")
-    ours = f"{len(jumped)} of {len(runs)} runs reach {_pct(high)} full-pass" + (f": {', '.join(jumped)}" if jumped else "")
+    ours = f"{len(jumped)} of {len(runs)} runs reach {_pct(high)} full-pass" + (
+        f": {', '.join(jumped)}" if jumped else ""
+    )
     if len(jumped) >= min_runs:
         return Result(ours, REPRODUCED)
     return Result(ours, PARTLY if jumped else NOT_REPRODUCED)
@@ -244,7 +268,7 @@ def earlier_but_slower(
     get(data, variant)  # the variant arm itself must exist
     get(data, base)
     inf = float("inf")
-    as_num = lambda s: inf if s is None else float(s)  # noqa: E731 - never reached = infinitely late
+    as_num = lambda s: inf if s is None else float(s)
     earlier = as_num(v_early) < as_num(b_early)
     slower = as_num(v_late) > as_num(b_late)
     ours = (
@@ -261,14 +285,20 @@ def decreasing(data: Any, *, key: str, order: Sequence[str]) -> Result:
     partly: first > last but not monotone; else not reproduced."""
     values = [_number(data, f"{key}.{tier}") for tier in order]
     ours = ", ".join(f"{tier} {_pct(v)}" for tier, v in zip(order, values))
-    monotone = all(a >= b for a, b in zip(values, values[1:]))
+    monotone = all(a >= b for a, b in itertools.pairwise(values))
     if values[0] > values[-1] and monotone:
         return Result(ours, REPRODUCED)
     return Result(ours, PARTLY if values[0] > values[-1] else NOT_REPRODUCED)
 
 
 def improves(
-    data: Any, *, before_key: str, after_key: str, reproduced: float = 0.5, partly: float = 0.1, max_before: float = 0.1
+    data: Any,
+    *,
+    before_key: str,
+    after_key: str,
+    reproduced: float = 0.5,
+    partly: float = 0.1,
+    max_before: float = 0.1,
 ) -> Result:
     """C13: a rate near 0 before RL is high after it. Reproduced: before <= max_before and after >=
     `reproduced`; partly: after - before >= `partly`; else not reproduced."""
@@ -284,7 +314,9 @@ def collapse(data: Any, *, converged_key: str, collapse_key: str, last_step_key:
     (null: never, so the claim is untested), `collapse_key` the step of a sudden drop (null: none)."""
     converged = get(data, converged_key)
     if converged is None:
-        return Result("the run never converged, so nothing could collapse", UNTESTED + " (the run never converged)")
+        return Result(
+            "the run never converged, so nothing could collapse", UNTESTED + " (the run never converged)"
+        )
     dropped = get(data, collapse_key)
     if dropped is not None:
         return Result(f"converged at step {int(converged)}, collapsed at step {int(dropped)}", REPRODUCED)
@@ -329,7 +361,12 @@ def load_claims(path: str | Path) -> list[dict[str, Any]]:
 def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
     """One claim's row. Never raises for a missing or incomplete artifact: the row says what is missing."""
     artifact = claim.get("artifact")
-    base = dict(id=str(claim["id"]), claim=claim["claim"].strip(), paper=str(claim["paper"]).strip(), artifact=artifact)
+    base = dict(
+        id=str(claim["id"]),
+        claim=claim["claim"].strip(),
+        paper=str(claim["paper"]).strip(),
+        artifact=artifact,
+    )
     if not artifact:
         reason = claim.get("reason", "not attempted")
         return Row(**base, ours="—", status=f"{UNTESTED} ({reason})")
@@ -339,7 +376,9 @@ def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        return Row(**base, ours="—", status=f"{UNTESTED} (unreadable artifact {artifact}: {e.__class__.__name__})")
+        return Row(
+            **base, ours="—", status=f"{UNTESTED} (unreadable artifact {artifact}: {e.__class__.__name__})"
+        )
     try:
         result = CHECKS[claim["check"]](data, **(claim.get("params") or {}))
     except MissingKey as e:
@@ -373,7 +412,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
 def to_html(rows: Sequence[Row]) -> str:
     """The same table as HTML (what the book shows: notebook Markdown output is not parsed for tables)."""
     # <wbr> after each "/" lets a long artifact path wrap instead of widening the table
-    esc = lambda text: html.escape(" ".join(str(text).split())).replace("/", "/<wbr>")  # noqa: E731
+    esc = lambda text: html.escape(" ".join(str(text).split())).replace("/", "/<wbr>")
     head = "".join(f"<th>{h}</th>" for h in ("", "claim", "paper's number", "ours", "status"))
     body = []
     for r in rows:
@@ -383,7 +422,9 @@ def to_html(rows: Sequence[Row]) -> str:
             f'<tr class="fidelity-{cls}"><td>{esc(r.id)}</td><td>{esc(r.claim)}</td><td>{esc(r.paper)}</td>'
             f"<td>{esc(r.ours)}</td><td>{status}</td></tr>"
         )
-    return f'<table class="table fidelity"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<table class="table fidelity"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
 
 
 def status_counts(rows: Sequence[Row]) -> dict[str, int]:

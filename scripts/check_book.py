@@ -55,14 +55,17 @@ LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 
 def find_chromium(explicit: str | None = None) -> str | None:
-    """The Chromium executable: --chromium, else $CHROMIUM, else the first of CHROMIUM_CANDIDATES found."""
-    for name in (explicit, os.environ.get("CHROMIUM"), *CHROMIUM_CANDIDATES):
-        if not name:
-            continue
+    """The Chromium executable: --chromium, else $CHROMIUM, else the first of CHROMIUM_CANDIDATES found.
+    A named executable that does not exist gives None rather than some other browser."""
+
+    def usable(name: str) -> str | None:
         path = name if os.path.isabs(name) else shutil.which(name)
-        if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+        return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+    named = explicit or os.environ.get("CHROMIUM")
+    if named:
+        return usable(named)
+    return next((p for p in map(usable, CHROMIUM_CANDIDATES) if p), None)
 
 
 def html_pages(root: Path) -> list[Path]:
@@ -83,7 +86,7 @@ class _Ids(HTMLParser):
                 self.ids.add(v or "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def anchors(path: Path) -> frozenset[str]:
     """The ids (and <a name>s) a page defines: what a #fragment link to it can land on."""
     parser = _Ids()
@@ -97,7 +100,7 @@ def link_problem(href: str, page_url: str, base_url: str, root: Path) -> str | N
     if not href.startswith(base_url):
         return None
     parts = urlsplit(href)
-    rel = unquote(parts.path[len(urlsplit(base_url).path):])
+    rel = unquote(parts.path[len(urlsplit(base_url).path) :])
     target = root / rel
     if target.is_dir():
         target = target / "index.html"
@@ -125,7 +128,15 @@ class PageReport:
     seconds: float = 0.0
     screenshot: str | None = None
 
-    PROBLEMS = ("console_errors", "page_errors", "blocked", "failed", "broken_links", "bad_images", "empty_figures")
+    PROBLEMS = (
+        "console_errors",
+        "page_errors",
+        "blocked",
+        "failed",
+        "broken_links",
+        "bad_images",
+        "empty_figures",
+    )
 
     @property
     def problems(self) -> list[str]:
@@ -210,11 +221,11 @@ def watch(page, report: PageReport, host: str, base: str) -> None:
 
     def on_failed(req):
         if urlsplit(req.url).netloc == host:
-            report.failed.append(f"{req.url[len(base) - 1:]}: {req.failure}")
+            report.failed.append(f"{req.url[len(base) - 1 :]}: {req.failure}")
 
     def on_response(resp):
         if urlsplit(resp.url).netloc == host and resp.status >= 400:
-            report.failed.append(f"{resp.url[len(base) - 1:]}: HTTP {resp.status}")
+            report.failed.append(f"{resp.url[len(base) - 1 :]}: HTTP {resp.status}")
 
     page.route("**/*", route)
     page.on("console", on_console)
@@ -236,7 +247,9 @@ def check_site(
     root = Path(root).resolve()
     exe = find_chromium(chromium)
     if exe is None:
-        raise FileNotFoundError("no Chromium found (tried --chromium, $CHROMIUM, " + ", ".join(CHROMIUM_CANDIDATES) + ")")
+        raise FileNotFoundError(
+            f"no Chromium: {chromium or os.environ.get('CHROMIUM') or ', '.join(CHROMIUM_CANDIDATES)}"
+        )
     shots = Path(screenshots) if screenshots else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
@@ -273,7 +286,7 @@ def check_site(
                 for href in sorted(set(probe["links"])):
                     problem = link_problem(href, url, base, root)
                     if problem:
-                        report.broken_links.append(f"{href[len(base) - 1:]}: {problem}")
+                        report.broken_links.append(f"{href[len(base) - 1 :]}: {problem}")
                 if shots:
                     shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
                     try:
@@ -295,7 +308,9 @@ def summary_table(reports: list[PageReport]) -> str:
     """A fixed-width table: one line per page, one column per kind of problem."""
     cols = ("console", "js", "blocked", "failed", "links", "images", "figures")
     width = max([len("page"), *(len(r.page) for r in reports)])
-    lines = [f"{'page':<{width}}  {'result':<6}  " + "  ".join(f"{c:>7}" for c in cols) + "  checked     time"]
+    lines = [
+        f"{'page':<{width}}  {'result':<6}  " + "  ".join(f"{c:>7}" for c in cols) + "  checked     time"
+    ]
     for r in reports:
         counts = [len(getattr(r, k)) for k in PageReport.PROBLEMS]
         checked = f"{r.links:>4}a {r.images:>3}img"
@@ -309,15 +324,23 @@ def summary_table(reports: list[PageReport]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("html_dir", nargs="?", default="_build/html", help="the built book (default: _build/html)")
-    parser.add_argument("--screenshots", default="_build/screenshots", help="folder for one PNG per page ('' for none)")
-    parser.add_argument("--chromium", help="the Chromium (or Chrome) executable; default: $CHROMIUM, then PATH")
+    parser.add_argument(
+        "html_dir", nargs="?", default="_build/html", help="the built book (default: _build/html)"
+    )
+    parser.add_argument(
+        "--screenshots", default="_build/screenshots", help="folder for one PNG per page ('' for none)"
+    )
+    parser.add_argument(
+        "--chromium", help="the Chromium (or Chrome) executable; default: $CHROMIUM, then PATH"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to load one page")
     args = parser.parse_args(argv)
 
     root = Path(args.html_dir)
     if not (root / "index.html").is_file():
-        print(f"check_book: {root}/index.html does not exist: build the book first (make book)", file=sys.stderr)
+        print(
+            f"check_book: {root}/index.html does not exist: build the book first (make book)", file=sys.stderr
+        )
         return 2
     if find_chromium(args.chromium) is None:
         print(
@@ -329,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        print("check_book: the Python package playwright is missing: pip install -e '.[book]'", file=sys.stderr)
+        print(
+            "check_book: the Python package playwright is missing: pip install -e '.[book]'", file=sys.stderr
+        )
         return 2
 
     start = time.perf_counter()

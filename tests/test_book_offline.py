@@ -14,12 +14,30 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILT = ROOT / "_build" / "html"
 
 # (tag, attribute) pairs whose URL the browser fetches while rendering the page.
-LOADED = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"), ("video", "src"),
-          ("audio", "src"), ("embed", "src"), ("object", "data"), ("input", "src")}
+LOADED = {
+    ("script", "src"),
+    ("img", "src"),
+    ("iframe", "src"),
+    ("source", "src"),
+    ("video", "src"),
+    ("audio", "src"),
+    ("embed", "src"),
+    ("object", "data"),
+    ("input", "src"),
+}
 # <link rel=...> values that make the browser fetch href (canonical, alternate, ... are only metadata).
-LINK_LOADS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut", "prefetch", "manifest", "apple-touch-icon"}
-REMOTE = re.compile(r"^\s*(https?:)?//", re.I)
-CSS_REMOTE = re.compile(r"""(?:@import\s+(?:url\()?|url\()\s*['"]?((?:https?:)?//[^'")\s]+)""", re.I)
+LINK_LOADS = {
+    "stylesheet",
+    "preload",
+    "modulepreload",
+    "icon",
+    "shortcut",
+    "prefetch",
+    "manifest",
+    "apple-touch-icon",
+}
+REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+CSS_REMOTE = re.compile(r"""(?:@import\s+(?:url\()?|url\()\s*['"]?((?:https?:)?//[^'")\s]+)""", re.IGNORECASE)
 
 
 class _Loads(HTMLParser):
@@ -47,10 +65,16 @@ def remote_loads(html_dir: Path) -> list[str]:
         parser = _Loads()
         text = page.read_text(errors="replace")
         parser.feed(text)
-        remote = parser.remote + [f"css {u}" for u in CSS_REMOTE.findall(" ".join(re.findall(r"<style.*?</style>", text, re.S)))]
+        remote = parser.remote + [
+            f"css {u}"
+            for u in CSS_REMOTE.findall(" ".join(re.findall(r"<style.*?</style>", text, re.DOTALL)))
+        ]
         found += [f"{page.relative_to(html_dir)}: {r}" for r in remote]
     for css in sorted(html_dir.rglob("*.css")):
-        found += [f"{css.relative_to(html_dir)}: css {u}" for u in CSS_REMOTE.findall(css.read_text(errors="replace"))]
+        found += [
+            f"{css.relative_to(html_dir)}: css {u}"
+            for u in CSS_REMOTE.findall(css.read_text(errors="replace"))
+        ]
     return found
 
 
@@ -64,7 +88,9 @@ def test_scanner_finds_remote_loads_and_ignores_links(tmp_path):
         '<img src="http://example.org/b.png"/></body></html>'
     )
     (tmp_path / "sub" / "page.html").write_text('<iframe src="https://example.org/embed"></iframe>')
-    (tmp_path / "style.css").write_text("@import url('https://fonts.example.org/x.css'); a { background: url(img.png) }")
+    (tmp_path / "style.css").write_text(
+        "@import url('https://fonts.example.org/x.css'); a { background: url(img.png) }"
+    )
     found = remote_loads(tmp_path)
     assert found == [
         "index.html: <script> https://cdn.example.org/x.js",

@@ -15,7 +15,9 @@ check_book = importlib.util.module_from_spec(spec)
 sys.modules["check_book"] = check_book
 spec.loader.exec_module(check_book)
 
-pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[book]')")
+pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[book]')"
+)
 if check_book.find_chromium() is None:
     pytest.skip("no Chromium or Chrome executable found (apt-get install chromium)", allow_module_level=True)
 
@@ -36,7 +38,9 @@ def write_site(root: Path) -> None:
         '<div class="cell_output"><img src="good.png"></div></body></html>'
     )
     (root / "sub" / "index.html").write_text('<html><body><p id="here">sub</p></body></html>')
-    (root / "sub" / "other.html").write_text('<html><body><p id="here">other</p><a href="../index.html#top">ok</a></body></html>')
+    (root / "sub" / "other.html").write_text(
+        '<html><body><p id="here">other</p><a href="../index.html#top">ok</a></body></html>'
+    )
     (root / "broken.html").write_text(
         "<html><head>"
         '<script src="https://cdn.example.org/lib.js"></script>'  # another host: blocked
@@ -75,7 +79,11 @@ def test_checker_passes_a_good_site_and_reports_every_fault(tmp_path):
     empty = "\n".join(bad.empty_figures)
     assert "empty <img" in empty and "empty <svg>" in empty
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
-        "broken.png", "index.png", "sub__index.png", "sub__other.png"]
+        "broken.png",
+        "index.png",
+        "sub__index.png",
+        "sub__other.png",
+    ]
 
 
 def test_command_line_fails_on_a_broken_site_and_without_a_book(tmp_path, capsys):

@@ -33,10 +33,21 @@ def claim(cid, artifact, check=None, **params):
     return c
 
 
-def arm(final=0.0, best=None, dense=0.0, s10=None, s50=None, s90=None, switch=None, converged=None, collapse=None):
-    return {"final_heldout_full_pass": final, "max_heldout_full_pass": final if best is None else best,
-            "final_dense_mean": dense, "step_first_10": s10, "step_first_50": s50, "step_first_90": s90,
-            "switch_step": switch, "converged_step": converged, "collapse_step": collapse, "last_step": 400}
+def arm(
+    final=0.0, best=None, dense=0.0, s10=None, s50=None, s90=None, switch=None, converged=None, collapse=None
+):
+    return {
+        "final_heldout_full_pass": final,
+        "max_heldout_full_pass": final if best is None else best,
+        "final_dense_mean": dense,
+        "step_first_10": s10,
+        "step_first_50": s50,
+        "step_first_90": s90,
+        "switch_step": switch,
+        "converged_step": converged,
+        "collapse_step": collapse,
+        "last_step": 400,
+    }
 
 
 def statuses(path):
@@ -53,11 +64,14 @@ def test_get_reads_dotted_paths_and_names_the_missing_key():
 
 def test_missing_artifact_missing_key_and_not_attempted_are_untested(tmp_path):
     write(tmp_path, MINI, {"arms": {"binary": {"final_heldout_full_pass": 0.0}}})
-    path = claims_file(tmp_path, [
-        claim("A", "book/results/nothing/summary.json", "at_most", key="x", reproduced=0.1),
-        claim("B", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02),
-        {"id": "C", "claim": "c", "paper": "p", "artifact": None, "reason": "not implemented here"},
-    ])
+    path = claims_file(
+        tmp_path,
+        [
+            claim("A", "book/results/nothing/summary.json", "at_most", key="x", reproduced=0.1),
+            claim("B", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02),
+            {"id": "C", "claim": "c", "paper": "p", "artifact": None, "reason": "not implemented here"},
+        ],
+    )
     got = statuses(path)
     assert got == {
         "A": "untested here (no artifact: book/results/nothing/summary.json)",
@@ -75,25 +89,54 @@ def test_unreadable_artifact_is_untested_not_a_crash(tmp_path):
 
 
 def test_delta_mini_rules_reproduced(tmp_path):
-    write(tmp_path, MINI, {"arms": {
-        "binary": arm(final=0.0, best=0.0),
-        "dense": arm(final=0.0, best=0.005, dense=0.62),
-        "dense_then_binary": arm(final=0.97, s10=180, s50=200, s90=230, switch=100, converged=230, collapse=320),
-        "replay": arm(final=0.93, s10=150, s90=300),
-        "hard_family": arm(final=0.0),
-    }})
-    path = claims_file(tmp_path, [
-        claim("C2", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02, partly=0.1),
-        claim("C3", MINI, "saturates_without_full_pass", dense_key="arms.dense.final_dense_mean",
-              full_key="arms.dense.max_heldout_full_pass"),
-        claim("C4", MINI, "plateau_then_jump", final_key="arms.dense_then_binary.final_heldout_full_pass",
-              first_10_key="arms.dense_then_binary.step_first_10", first_50_key="arms.dense_then_binary.step_first_50",
-              switch_key="arms.dense_then_binary.switch_step"),
-        claim("C6", MINI, "earlier_but_slower", base="arms.dense_then_binary", variant="arms.replay"),
-        claim("C10", MINI, "at_most", key="arms.hard_family.max_heldout_full_pass", reproduced=0.02),
-        claim("C15", MINI, "collapse", converged_key="arms.dense_then_binary.converged_step",
-              collapse_key="arms.dense_then_binary.collapse_step"),
-    ])
+    write(
+        tmp_path,
+        MINI,
+        {
+            "arms": {
+                "binary": arm(final=0.0, best=0.0),
+                "dense": arm(final=0.0, best=0.005, dense=0.62),
+                "dense_then_binary": arm(
+                    final=0.97, s10=180, s50=200, s90=230, switch=100, converged=230, collapse=320
+                ),
+                "replay": arm(final=0.93, s10=150, s90=300),
+                "hard_family": arm(final=0.0),
+            }
+        },
+    )
+    path = claims_file(
+        tmp_path,
+        [
+            claim(
+                "C2", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02, partly=0.1
+            ),
+            claim(
+                "C3",
+                MINI,
+                "saturates_without_full_pass",
+                dense_key="arms.dense.final_dense_mean",
+                full_key="arms.dense.max_heldout_full_pass",
+            ),
+            claim(
+                "C4",
+                MINI,
+                "plateau_then_jump",
+                final_key="arms.dense_then_binary.final_heldout_full_pass",
+                first_10_key="arms.dense_then_binary.step_first_10",
+                first_50_key="arms.dense_then_binary.step_first_50",
+                switch_key="arms.dense_then_binary.switch_step",
+            ),
+            claim("C6", MINI, "earlier_but_slower", base="arms.dense_then_binary", variant="arms.replay"),
+            claim("C10", MINI, "at_most", key="arms.hard_family.max_heldout_full_pass", reproduced=0.02),
+            claim(
+                "C15",
+                MINI,
+                "collapse",
+                converged_key="arms.dense_then_binary.converged_step",
+                collapse_key="arms.dense_then_binary.collapse_step",
+            ),
+        ],
+    )
     rows = {r.id: r for r in evaluate_claims(path)}
     assert {k: r.status for k, r in rows.items()} == dict.fromkeys(rows, "reproduced")
     assert "plateau 80 steps" in rows["C4"].ours and "switch at step 100" in rows["C4"].ours
@@ -101,22 +144,53 @@ def test_delta_mini_rules_reproduced(tmp_path):
 
 
 def test_delta_mini_rules_can_fail(tmp_path):
-    write(tmp_path, MINI, {"arms": {
-        "binary": arm(final=0.4, best=0.5),  # binary-only learnt: C2 not reproduced
-        "dense": arm(final=0.3, best=0.3, dense=0.9),  # dense-only reaches full passes: C3 not reproduced
-        "dense_then_binary": arm(final=0.02, switch=100, converged=None),  # no jump; never converged
-        "replay": arm(final=0.0),  # never crosses anything: neither earlier nor slower than... (base never either)
-    }})
-    path = claims_file(tmp_path, [
-        claim("C2", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02, partly=0.1),
-        claim("C3", MINI, "saturates_without_full_pass", dense_key="arms.dense.final_dense_mean",
-              full_key="arms.dense.max_heldout_full_pass"),
-        claim("C4", MINI, "plateau_then_jump", final_key="arms.dense_then_binary.final_heldout_full_pass",
-              first_10_key="arms.dense_then_binary.step_first_10", first_50_key="arms.dense_then_binary.step_first_50"),
-        claim("C6", MINI, "earlier_but_slower", base="arms.dense_then_binary", variant="arms.replay"),
-        claim("C15", MINI, "collapse", converged_key="arms.dense_then_binary.converged_step",
-              collapse_key="arms.dense_then_binary.collapse_step"),
-    ])
+    write(
+        tmp_path,
+        MINI,
+        {
+            "arms": {
+                "binary": arm(final=0.4, best=0.5),  # binary-only learnt: C2 not reproduced
+                "dense": arm(
+                    final=0.3, best=0.3, dense=0.9
+                ),  # dense-only reaches full passes: C3 not reproduced
+                "dense_then_binary": arm(final=0.02, switch=100, converged=None),  # no jump; never converged
+                "replay": arm(
+                    final=0.0
+                ),  # never crosses anything: neither earlier nor slower than... (base never either)
+            }
+        },
+    )
+    path = claims_file(
+        tmp_path,
+        [
+            claim(
+                "C2", MINI, "at_most", key="arms.binary.max_heldout_full_pass", reproduced=0.02, partly=0.1
+            ),
+            claim(
+                "C3",
+                MINI,
+                "saturates_without_full_pass",
+                dense_key="arms.dense.final_dense_mean",
+                full_key="arms.dense.max_heldout_full_pass",
+            ),
+            claim(
+                "C4",
+                MINI,
+                "plateau_then_jump",
+                final_key="arms.dense_then_binary.final_heldout_full_pass",
+                first_10_key="arms.dense_then_binary.step_first_10",
+                first_50_key="arms.dense_then_binary.step_first_50",
+            ),
+            claim("C6", MINI, "earlier_but_slower", base="arms.dense_then_binary", variant="arms.replay"),
+            claim(
+                "C15",
+                MINI,
+                "collapse",
+                converged_key="arms.dense_then_binary.converged_step",
+                collapse_key="arms.dense_then_binary.collapse_step",
+            ),
+        ],
+    )
     assert statuses(path) == {
         "C2": "not reproduced",
         "C3": "not reproduced",
@@ -127,28 +201,66 @@ def test_delta_mini_rules_can_fail(tmp_path):
 
 
 def test_partly_statuses(tmp_path):
-    write(tmp_path, "book/results/baseline/summary.json", {"n_problems": 2, "pass_at_k_by_family": [
-        {"family": "a", "k": 1, "pass_at_k": 0.0}, {"family": "a", "k": 8, "pass_at_k": 0.0},
-        {"family": "b", "k": 1, "pass_at_k": 0.2}, {"family": "b", "k": 8, "pass_at_k": 0.5}]})
-    write(tmp_path, "book/results/transfer/summary.json", {
-        "exploratory": {"id": 0.8, "easy": 0.5, "medium": 0.6, "hard": 0.1},  # not monotone
-        "compositional": {"before": 0.3, "after": 0.5}})
-    path = claims_file(tmp_path, [
-        claim("C1", "book/results/baseline/summary.json", "pass_at_k_zero", min_k=128),
-        claim("C12", "book/results/transfer/summary.json", "decreasing", key="exploratory", order=["id", "easy", "medium", "hard"]),
-        claim("C13", "book/results/transfer/summary.json", "improves", before_key="compositional.before",
-              after_key="compositional.after"),
-    ])
+    write(
+        tmp_path,
+        "book/results/baseline/summary.json",
+        {
+            "n_problems": 2,
+            "pass_at_k_by_family": [
+                {"family": "a", "k": 1, "pass_at_k": 0.0},
+                {"family": "a", "k": 8, "pass_at_k": 0.0},
+                {"family": "b", "k": 1, "pass_at_k": 0.2},
+                {"family": "b", "k": 8, "pass_at_k": 0.5},
+            ],
+        },
+    )
+    write(
+        tmp_path,
+        "book/results/transfer/summary.json",
+        {
+            "exploratory": {"id": 0.8, "easy": 0.5, "medium": 0.6, "hard": 0.1},  # not monotone
+            "compositional": {"before": 0.3, "after": 0.5},
+        },
+    )
+    path = claims_file(
+        tmp_path,
+        [
+            claim("C1", "book/results/baseline/summary.json", "pass_at_k_zero", min_k=128),
+            claim(
+                "C12",
+                "book/results/transfer/summary.json",
+                "decreasing",
+                key="exploratory",
+                order=["id", "easy", "medium", "hard"],
+            ),
+            claim(
+                "C13",
+                "book/results/transfer/summary.json",
+                "improves",
+                before_key="compositional.before",
+                after_key="compositional.after",
+            ),
+        ],
+    )
     rows = {r.id: r for r in evaluate_claims(path)}
     assert rows["C1"].status == "partly" and rows["C1"].ours.startswith("pass@8 = 0 on 1 of 2 families")
     assert rows["C12"].status == "partly" and rows["C13"].status == "partly"
 
 
 def test_gpu_runs(tmp_path):
-    write(tmp_path, "book/results/gpu/summary.json", {"runs": [
-        {"model": "Qwen3-0.6B", "family": "has", "final_full_pass": 0.8},
-        {"model": "SmolLM2", "family": "regex", "final_full_pass": 0.1}]})
-    path = claims_file(tmp_path, [claim("C5", "book/results/gpu/summary.json", "jump_in_other_runs", min_runs=2)])
+    write(
+        tmp_path,
+        "book/results/gpu/summary.json",
+        {
+            "runs": [
+                {"model": "Qwen3-0.6B", "family": "has", "final_full_pass": 0.8},
+                {"model": "SmolLM2", "family": "regex", "final_full_pass": 0.1},
+            ]
+        },
+    )
+    path = claims_file(
+        tmp_path, [claim("C5", "book/results/gpu/summary.json", "jump_in_other_runs", min_runs=2)]
+    )
     row = evaluate_claims(path)[0]
     assert row.status == "partly" and "Qwen3-0.6B on has" in row.ours
 
