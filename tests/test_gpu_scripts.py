@@ -95,7 +95,9 @@ def test_wheelhouse_pieces_plan_and_device_steps_reassemble(tmp_path):
 
     # A 61 MiB working tree leaves 2.5 MiB a call: several calls.
     plan = carry_plan.make_plan(
-        carry_plan.parse_args(["--wheelhouse", str(wh), "--repo", str(repo), "--tree-mib", "61", "--margin-mib", "0.5"])
+        carry_plan.parse_args(
+            ["--wheelhouse", str(wh), "--repo", str(repo), "--tree-mib", "61", "--margin-mib", "0.5"]
+        )
     )
     assert plan["per_call_budget_mib"] == 2.5
     assert len(plan["calls"]) >= 2
@@ -235,3 +237,47 @@ def test_dry_run_refuses_the_real_results_folder(tmp_path):
         not (ROOT / "book/results/gpu/summary.json").exists()
         or "dry_run" not in (ROOT / "book/results/gpu/summary.json").read_text()
     )
+
+
+def test_unsloth_backend_gets_a_checkpoint_it_can_load(tmp_path):
+    """train_gpu.model_location (run with a stand-in `unsloth`, in a subprocess so that no test sees it):
+    a checkpoint directory passes through; a .gguf spec becomes delta_core.models' converted checkpoint."""
+    stub = tmp_path / "stub"
+    (stub / "unsloth").mkdir(parents=True)
+    (stub / "unsloth" / "__init__.py").write_text(
+        "class FastLanguageModel:\n"
+        "    seen = {}\n"
+        "    @staticmethod\n"
+        "    def from_pretrained(**kwargs):\n"
+        "        FastLanguageModel.seen.update(kwargs)\n"
+        "        return 'model', 'tokenizer'\n"
+        "    @staticmethod\n"
+        "    def get_peft_model(model, **kwargs):\n"
+        "        return model\n"
+    )
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    code = f"""
+from pathlib import Path
+from delta_core import train_gpu, models
+gguf = Path({str(tmp_path / "m.gguf")!r})
+target = models._gguf_cache_path(gguf)
+target.mkdir(parents=True)
+(target / "config.json").write_text("{{}}")  # already converted: nothing to dequantise
+assert train_gpu.model_location({str(tmp_path / "ckpt")!r}) == str(Path({str(tmp_path / "ckpt")!r}).resolve())
+assert train_gpu.model_location(str(gguf)) == str(target)
+assert train_gpu.model_location("Org/some-model") == "Org/some-model"
+from types import SimpleNamespace
+config = SimpleNamespace(model=str(gguf), max_seq_length=64, load_in_4bit=False, lora_rank=8, lora_alpha=None,
+                         gpu_memory_utilization=0.5, gradient_checkpointing=False, seed=0)
+train_gpu.load_model_and_tokenizer(config)
+assert train_gpu.FastLanguageModel.seen["model_name"] == str(target)
+try:
+    train_gpu.model_location({str(tmp_path / "missing.gguf")!r})
+except models.ModelUnavailableError:
+    print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": f"{stub}:{ROOT}", "DELTA_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
