@@ -1,0 +1,637 @@
+"""BouncingSim transfer at CPU scale: a tiny Llama writes `expr` programs, trained with GRPO on the
+real BouncingSim reward, evaluated before and after on the three generalisation axes (issue 10).
+
+    python -m delta_core.bouncingsim.transfer_mini --out book/results/transfer/bouncingsim [--seeds 0 1 2]
+
+What one run does, per seed:
+
+1. Scenes come from the project's generators (`families.generate_scene`), ground truth from the Box2D
+   oracle at 0.1, 0.2, ... `horizon` s (default 0.5 s: 5 timestamps; the paper uses 15 up to 1.5 s, but
+   at 1.5 s no program of the language passes a BASIC scene in full and at 0.8 s almost none does:
+   the containers are triangles and squares, whose billiards a fold follows only briefly).
+   Training scenes use seeds 0.., test scenes seeds 10000.., so no test scene is trained on.
+2. The policy is a ~0.25M-parameter Llama (`delta_core.mini.build_model`) with its own enumerated
+   word-level tokenizer (`build_tokenizer`). Its prompt is a short description of the scene's
+   mechanisms (`scene_prompt`: "box spins. gravity. sides 4."); it answers with an `expr` program.
+3. SFT warm start: prompts of BASIC training scenes paired with programs drawn *uniformly* from
+   `PROGRAM_PRIOR` (13 programs: static, free flight, flight with gravity; each bare, folded into a
+   box of half-width a - b or a, fixed or moving with the container, or folded along its own line of
+   motion). The SFT model thus knows the language and these components but not which one suits which
+   scene: its pass@1 is the prior's average.
+4. GRPO (on-policy, one update per batch, so the clipped ratio is 1; no KL; advantages normalised per
+   group; token-mean loss) on the training cells of a split, with the binary full-pass reward (the
+   paper's BouncingSim setting, paper-facts §5), scored by the real sandbox and the 50 px rule.
+5. pass@1 and pass@k (k = samples per problem) on every test cell, before (SFT) and after (GRPO).
+
+Splits (`AXES`): `exploratory` and `compositional` share one training split, `basic6` (the six single
+families at BASIC, as `families.SPLITS["exploratory"]` and `["compositional_paper"]`); they test on
+levels 1-4 of the same families and on the paper's Fig. 9c pairs BC, CD, FG. `transformative` trains
+on `bcd` (B, C, D at BASIC, as `SPLITS["transformative"]`) and tests on the periodic shuttle scenes
+H, AH, BH, ABH (levels 0-2; AH/1, BH/2 and ABH/2 have no valid scene, and H scenes are the same for
+every seed, so the axis has 9 scenes). The I family is left out: its balls move at 20-60 px/s, so over
+the horizon even the static program passes, and it cannot tell transfer from no transfer.
+
+What it can show: whether RL on one set of scenes moves the policy's choice among known program
+components in a way that helps or hurts other sets (harder tiers, unseen compositions of trained
+mechanisms, periodic scenes that need a component the training scenes do not reward). What it cannot
+show: discovery of a new component (the policy writes only what the prior contains), anything about
+LLM-scale reasoning, or the paper's 1.5 s horizon.
+
+Resumable: each (train split, seed) piece is written to `<out>/pieces/` when it finishes and skipped
+on the next run; `results.jsonl`, `summary.json` and `provenance.json` are rewritten (atomically)
+from the pieces after each one. The trained weights are not kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .expr import ExprError, compile_program, parse
+from .scene import Scene, scene_from_dict, scene_to_dict
+
+__all__ = ["MiniTransferConfig", "AXES", "TRAIN_SPLITS", "PROGRAM_PRIOR", "HORIZON", "scene_prompt",
+           "build_tokenizer", "run", "summarise", "main"]
+
+HORIZON = tuple(round(0.1 * k, 1) for k in range(1, 6))  # 0.1 ... 0.5 s (the default `horizon`)
+
+
+def timestamps(horizon: float) -> tuple[float, ...]:
+    """0.1, 0.2, ... up to `horizon` seconds."""
+    return tuple(round(0.1 * k, 1) for k in range(1, int(round(horizon * 10)) + 1))
+
+BASIC6 = tuple((f, 0) for f in "ABCDFG")
+TRAIN_SPLITS: dict[str, tuple[tuple[str, int], ...]] = {
+    "basic6": BASIC6,
+    "bcd": (("B", 0), ("C", 0), ("D", 0)),
+}
+AXES: dict[str, dict[str, Any]] = {
+    "exploratory": {"train_split": "basic6", "test": tuple((f, lv) for lv in (1, 2, 3, 4) for f in "ABCDFG"),
+                    "id": BASIC6, "claim": "C12"},
+    "compositional": {"train_split": "basic6", "test": (("BC", 0), ("CD", 0), ("FG", 0)), "id": BASIC6,
+                      "claim": "C13"},
+    "transformative": {"train_split": "bcd",
+                       "test": tuple((f, lv) for f in ("H", "AH", "BH", "ABH") for lv in (0, 1, 2)),
+                       "id": (("B", 0), ("C", 0), ("D", 0)), "claim": "C14"},
+}
+
+
+def _program(term: str, wrap: str, moving: bool) -> str:
+    gx = " + gx * t * t / 2" if term == "grav" else ""
+    gy = " + gy * t * t / 2" if term == "grav" else ""
+    if term == "static":
+        return "x = x0\ny = y0"
+    cx, cy = ("cx + dx", "cy + dy") if moving else ("cx", "cy")
+    fx, fy = f"x0 + vx * t{gx}", f"y0 + vy * t{gy}"
+    if wrap == "none":
+        return f"x = {fx}\ny = {fy}"
+    if wrap in ("box", "boxa"):
+        h = "a - b" if wrap == "box" else "a"
+        return f"h = {h}\nx = fold({fx}, {cx} - h, {cx} + h)\ny = fold({fy}, {cy} - h, {cy} + h)"
+    # along the line of motion: the ball shuttles through the centre, |d| <= (a - b) in its direction
+    return (f"s = sqrt(vx * vx + vy * vy)\nu = (a - b) / s\n"
+            f"x = {cx} + fold(vx * t{gx}, -u * abs(vx), u * abs(vx))\n"
+            f"y = {cy} + fold(vy * t{gy}, -u * abs(vy), u * abs(vy))")
+
+
+PROGRAM_PRIOR: tuple[str, ...] = ("x = x0\ny = y0",) + tuple(
+    _program(term, wrap, moving)
+    for term in ("free", "grav") for wrap in ("none", "box", "boxa", "line") for moving in (False, True)
+    if not (wrap == "none" and moving)
+)
+
+
+_PRIOR_SET = frozenset(PROGRAM_PRIOR)
+
+
+@dataclass
+class MiniTransferConfig:
+    """Sizes of one run; defaults take 3-6 min per (split, seed) piece on a busy 2-core machine."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_scenes: int = 32  # per training cell
+    test_problems: int = 12  # distinct scenes per test cell (fewer where the generator has fewer)
+    samples: int = 8  # completions per test problem: pass@1 and pass@k with k = samples
+    sft_steps: int = 250
+    sft_batch: int = 32
+    sft_lr: float = 1e-2
+    grpo_steps: int = 60
+    grpo_prompts: int = 8  # distinct scenes per step
+    grpo_group: int = 8  # completions per scene
+    grpo_lr: float = 2e-4
+    temperature: float = 1.0
+    max_new_tokens: int = 96
+    reward: str = "binary"  # "binary" (full pass, the paper's BouncingSim setting), "dense", "dense_then_binary"
+    horizon: float = 0.5  # seconds: timestamps 0.1, 0.2, ... horizon
+    hidden_size: int = 96
+    layers: int = 2
+    heads: int = 4
+    intermediate: int = 256
+    sandbox_workers: int = 2
+    splits: tuple[str, ...] = ("basic6", "bcd")
+
+    def __post_init__(self) -> None:
+        if self.reward not in ("binary", "dense", "dense_then_binary"):
+            raise ValueError(f"reward={self.reward!r}: 'binary', 'dense' or 'dense_then_binary'")
+        if not 0.1 <= self.horizon <= 1.5:
+            raise ValueError(f"horizon={self.horizon}: must be in [0.1, 1.5] seconds")
+        for name in ("train_scenes", "test_problems", "samples", "sft_batch", "grpo_prompts", "grpo_group"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+        unknown = set(self.splits) - set(TRAIN_SPLITS)
+        if unknown:
+            raise ValueError(f"splits {sorted(unknown)} unknown; known: {sorted(TRAIN_SPLITS)}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Prompts and tokenizer
+
+INSTRUCTION = "Write a program for predict position."
+
+
+def scene_prompt(scene: Scene) -> str:
+    """The policy's prompt: the scene's mechanisms as tags, then the container's number of sides."""
+    tags = []
+    if any(b.rotates for b in scene.balls):
+        tags.append("ball spins")
+    if any(c.omega or c.omega_amp for c in scene.containers):
+        tags.append("box spins")
+    if any(c.path is not None for c in scene.containers):
+        tags.append("box moves")
+    if scene.gravity != (0.0, 0.0):
+        tags.append("gravity")
+    if len(scene.containers) > 1:
+        tags.append(f"boxes {len(scene.containers)}")
+    if len(scene.balls) > 1:
+        tags.append(f"balls {len(scene.balls)}")
+    tags.append(f"sides {scene.containers[0].sides}")
+    return INSTRUCTION + "\n" + ". ".join(tags) + "."
+
+
+PRETOKENIZE = r" ?[A-Za-z_][A-Za-z_0-9]*| ?[0-9]| ?[^\w\s]|\n|[\s\S]"
+
+
+def build_tokenizer():
+    """A word-level fast tokenizer over an enumerated vocabulary (prompt words, the language's names,
+    digits, operators), with `delta_core.mini`'s special tokens and chat template."""
+    import re
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from .. import mini
+    from .expr import FUNCTIONS, SCENE_VARIABLES
+
+    pieces: set[str] = set()
+    words = ["ball", "spins", "box", "moves", "gravity", "boxes", "balls", "sides", "h", "s", "u", "x", "y"]
+    words += list(SCENE_VARIABLES) + list(FUNCTIONS) + INSTRUCTION.replace(".", "").split()
+    for w in words:
+        pieces.update({w, " " + w})
+    for text in PROGRAM_PRIOR:
+        pieces.update(re.findall(PRETOKENIZE, text))
+    for code in range(32, 127):
+        pieces.update({chr(code), " " + chr(code)})
+    pieces.add("\n")
+    vocab = {p: i for i, p in enumerate(list(mini.SPECIAL_TOKENS) + sorted(pieces - set(mini.SPECIAL_TOKENS)))}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=mini.UNK))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKENIZE), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token=mini.UNK, pad_token=mini.PAD,
+                                  eos_token=mini.END_TURN, additional_special_tokens=[mini.USER, mini.ASSISTANT],
+                                  clean_up_tokenization_spaces=False, padding_side="left")
+    tok.chat_template = mini.CHAT_TEMPLATE
+    return tok
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scenes (cached: generation validates each scene with two Box2D runs)
+
+
+def _cell_scenes(family: str, level: int, n: int, seed0: int, cache: Path | None, horizon: float = 0.5) -> list[dict]:
+    """Up to n distinct (scene, ground truth) records of one cell, generated or read from the cache."""
+    from .families import GenerationConfig, generate_scene
+    from .oracle import ground_truth
+
+    path = cache / f"{family}_{level}_{seed0}_{n}_{horizon}.json" if cache else None
+    times = timestamps(horizon)
+    if path and path.is_file():
+        return json.loads(path.read_text())
+    # H scenes are drawn without randomness: one attempt decides, and every seed gives the same scene
+    config = GenerationConfig(max_retries=1) if "H" in family else GenerationConfig()
+    records, seen, seed, misses = [], set(), seed0, 0
+    while len(records) < n and misses < 3:
+        try:
+            scene = generate_scene(family, level, seed, config)
+        except RuntimeError:  # no valid scene (e.g. AH at level 1): the cell stays short or empty
+            break
+        seed += 1
+        d = scene_to_dict(scene)
+        key = json.dumps([d["balls"], d["containers"], d["gravity"]])
+        if key in seen:
+            misses += 1
+            continue
+        seen.add(key)
+        records.append({"scene": d, "timestamps": list(times), "truth": ground_truth(scene, times)})
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps(records))
+    return records
+
+
+def _gt(record: dict) -> dict:
+    return {"timestamps": record["timestamps"], "positions": record["truth"], "tolerance": 50.0}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def score_programs(texts: Sequence[str], records: Sequence[dict], sandbox) -> list[tuple[float, float]]:
+    """(full pass, dense pass rate) per (program text, scene record); a program that does not parse
+    scores (0, 0) without running."""
+    from .scoring import score_many
+
+    compiled, index = [], []
+    for i, (text, rec) in enumerate(zip(texts, records)):
+        try:
+            compiled.append(compile_program(text, scene_from_dict(rec["scene"])))
+            index.append(i)
+        except ExprError:
+            pass
+    out = [(0.0, 0.0)] * len(texts)
+    if compiled:
+        reports = score_many(compiled, [_gt(records[i]) for i in index], sandbox)
+        for i, r in zip(index, reports):
+            out[i] = (r.all_pass, r.pass_rate)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model, SFT, sampling, GRPO
+
+
+def _chat(tok, prompt: str) -> str:
+    return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+
+
+def _encode_pairs(tok, prompts: Sequence[str], completions: Sequence[str]):
+    """Left-padded input ids, attention mask, and a mask of the completion tokens (the EOS included)."""
+    import torch
+
+    seqs, masks = [], []
+    for p, c in zip(prompts, completions):
+        a = tok(_chat(tok, p), add_special_tokens=False)["input_ids"]
+        b = tok(c, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        seqs.append(a + b)
+        masks.append([0] * len(a) + [1] * len(b))
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
+    att = torch.zeros((len(seqs), width), dtype=torch.long)
+    comp = torch.zeros((len(seqs), width), dtype=torch.float)
+    for i, (s, m) in enumerate(zip(seqs, masks)):
+        ids[i, width - len(s):] = torch.tensor(s)
+        att[i, width - len(s):] = 1
+        comp[i, width - len(s):] = torch.tensor(m, dtype=torch.float)
+    return ids, att, comp
+
+
+def _token_logps(model, ids, att):
+    import torch
+
+    logits = model(input_ids=ids, attention_mask=att).logits[:, :-1]
+    return torch.log_softmax(logits.float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+
+
+def sft(model, tok, prompts: Sequence[str], config: MiniTransferConfig, seed: int) -> None:
+    """Cross-entropy on the completion tokens of (prompt, uniform prior program) pairs."""
+    import torch
+
+    rng = random.Random(f"sft:{seed}")
+    opt = torch.optim.AdamW(model.parameters(), lr=config.sft_lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.sft_lr, total_steps=config.sft_steps)
+    model.train()
+    for _ in range(config.sft_steps):
+        ps = [rng.choice(prompts) for _ in range(config.sft_batch)]
+        cs = [rng.choice(PROGRAM_PRIOR) for _ in range(config.sft_batch)]
+        ids, att, comp = _encode_pairs(tok, ps, cs)
+        logp = _token_logps(model, ids, att)
+        loss = -(logp * comp[:, 1:]).sum() / comp[:, 1:].sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def sample(model, tok, prompts: Sequence[str], config: MiniTransferConfig, batch: int = 256) -> list[str]:
+    """One sampled completion per prompt (temperature `config.temperature`, no top-k/top-p)."""
+    import torch
+
+    model.eval()
+    out: list[str] = []
+    for start in range(0, len(prompts), batch):
+        chunk = [_chat(tok, p) for p in prompts[start:start + batch]]
+        enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            gen = model.generate(**enc, do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
+                                 max_new_tokens=config.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id)
+        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return out
+
+
+def grpo(model, tok, records: Sequence[dict], config: MiniTransferConfig, seed: int, sandbox,
+         log: list | None = None) -> None:
+    """On-policy GRPO: per step, `grpo_prompts` scenes x `grpo_group` samples, group-normalised
+    advantages of the full-pass (or dense) reward, token-mean policy-gradient loss, one update."""
+    import torch
+
+    rng = random.Random(f"grpo:{seed}")
+    opt = torch.optim.AdamW(model.parameters(), lr=config.grpo_lr, weight_decay=0.0)
+    for step in range(config.grpo_steps):
+        chosen = [rng.choice(records) for _ in range(config.grpo_prompts)]
+        recs = [r for r in chosen for _ in range(config.grpo_group)]
+        prompts = [scene_prompt(scene_from_dict(r["scene"])) for r in recs]
+        texts = sample(model, tok, prompts, config)
+        scores = score_programs(texts, recs, sandbox)
+        binary = config.reward == "binary" or (config.reward == "dense_then_binary" and step >= config.grpo_steps // 2)
+        rewards = torch.tensor([s[0] if binary else s[1] for s in scores]).view(-1, config.grpo_group)
+        adv = (rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-4)
+        if log is not None:
+            log.append({"step": step, "binary_mean": float(sum(s[0] for s in scores) / len(scores)),
+                        "dense_mean": float(sum(s[1] for s in scores) / len(scores)), "reward": "binary" if binary else "dense",
+                        "frac_zero_std": float((rewards.std(1) == 0).float().mean()),
+                        "frac_prior": sum(t in _PRIOR_SET for t in texts) / len(texts)})
+        if torch.all(adv == 0):
+            continue
+        model.train()
+        ids, att, comp = _encode_pairs(tok, prompts, texts)
+        logp = _token_logps(model, ids, att)
+        mask = comp[:, 1:]
+        loss = -(logp * mask * adv.view(-1, 1)).sum() / mask.sum()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+
+def evaluate(model, tok, cells: dict, config: MiniTransferConfig, sandbox) -> dict[str, dict]:
+    """Per cell "F/level": n_problems, pass@1, pass@k (k = samples), dense mean, per-problem pass@1."""
+    from ..passk import pass_at_k
+
+    recs, keys = [], []
+    for key, records in cells.items():
+        for i, r in enumerate(records):
+            for _ in range(config.samples):
+                recs.append(r)
+                keys.append((key, i))
+    texts = sample(model, tok, [scene_prompt(scene_from_dict(r["scene"])) for r in recs], config)
+    scores = score_programs(texts, recs, sandbox)
+    per: dict[tuple, list] = {}
+    for k, s in zip(keys, scores):
+        per.setdefault(k, []).append(s)
+    out = {}
+    for key, records in cells.items():
+        p1, pk, dense = [], [], []
+        for i in range(len(records)):
+            ss = per[(key, i)]
+            c = int(sum(s[0] for s in ss))
+            p1.append(pass_at_k(len(ss), c, 1))
+            pk.append(pass_at_k(len(ss), c, config.samples))
+            dense.append(sum(s[1] for s in ss) / len(ss))
+        out[key] = {"n_problems": len(records), "k": config.samples, "pass@1": sum(p1) / len(p1),
+                    "pass@k": sum(pk) / len(pk), "dense_mean": sum(dense) / len(dense), "problem_pass1": p1}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# The runner
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _cells_for(split: str) -> dict[str, tuple[tuple[str, int], ...]]:
+    """axis -> test cells (ID cells first, labelled axis 'id'), for the axes trained on `split`."""
+    out: dict[str, tuple] = {}
+    for axis, spec in AXES.items():
+        if spec["train_split"] == split:
+            out.setdefault("id", spec["id"])
+            out[axis] = spec["test"]
+    return out
+
+
+def run_piece(split: str, seed: int, config: MiniTransferConfig, cache: Path | None, progress=None) -> dict:
+    """SFT, evaluate, GRPO on `split`, evaluate again; return the piece's rows and training log."""
+    import torch
+
+    from .. import mini
+    from .sandbox import Sandbox
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    train_records = [r for f, lv in TRAIN_SPLITS[split] for r in _cell_scenes(f, lv, config.train_scenes, 0, cache, config.horizon)]
+    sft_prompts = sorted({scene_prompt(scene_from_dict(r["scene"]))
+                          for f, lv in BASIC6 for r in _cell_scenes(f, lv, config.train_scenes, 0, cache, config.horizon)})
+    axis_cells = _cells_for(split)
+    cells = {f"{f}/{lv}": _cell_scenes(f, lv, config.test_problems, 10_000, cache, config.horizon)
+             for cs in axis_cells.values() for f, lv in cs}
+    cells = {key: records for key, records in cells.items() if records}  # AH/1, BH/2, ABH/2 have no valid scene
+    tok = build_tokenizer()
+    model = mini.build_model(tok, mini.MiniConfig(hidden_size=config.hidden_size, num_hidden_layers=config.layers,
+                                                  num_attention_heads=config.heads,
+                                                  intermediate_size=config.intermediate,
+                                                  max_position_embeddings=256, seed=seed))
+    torch.manual_seed(seed)
+    key = json.dumps([seed, config.sft_steps, config.sft_batch, config.sft_lr, config.hidden_size, config.layers,
+                      config.heads, config.intermediate, config.train_scenes, PROGRAM_PRIOR])
+    sft_path = cache / f"sft_{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt" if cache else None
+    if sft_path and sft_path.is_file():  # the SFT model of this seed is shared by every split
+        model.load_state_dict(torch.load(sft_path))
+    else:
+        if progress:
+            progress.set_postfix_str(f"{split} seed {seed}: SFT")
+        sft(model, tok, sft_prompts, config, seed)
+        if sft_path:
+            sft_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = sft_path.with_name(sft_path.name + f".tmp{os.getpid()}")
+            torch.save(model.state_dict(), tmp)
+            os.replace(tmp, sft_path)
+    if progress:
+        progress.set_postfix_str(f"{split} seed {seed}: eval before")
+    with Sandbox(workers=config.sandbox_workers) as sandbox:
+        before = evaluate(model, tok, cells, config, sandbox)
+        if progress:
+            progress.set_postfix_str(f"{split} seed {seed}: GRPO")
+        log: list = []
+        grpo(model, tok, train_records, config, seed, sandbox, log)
+        if progress:
+            progress.set_postfix_str(f"{split} seed {seed}: eval after")
+        after = evaluate(model, tok, cells, config, sandbox)
+    rows = []
+    for axis, cs in axis_cells.items():
+        for f, lv in cs:
+            key = f"{f}/{lv}"
+            if key not in cells:
+                continue
+            for stage, res in (("before", before[key]), ("after", after[key])):
+                rows.append({"axis": axis, "train_split": split, "test_family": f, "test_level": lv, "seed": seed,
+                             "stage": stage, **res})
+    return {"split": split, "seed": seed, "rows": rows, "train_log": log, "wall_s": round(time.time() - t0, 1)}
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _diff_ci(before: list[float], after: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Paired percentile bootstrap of mean(after - before)."""
+    from ..passk import bootstrap_ci
+
+    return bootstrap_ci([a - b for a, b in zip(after, before)], n_boot=n_boot, seed=seed)
+
+
+VERDICT_MARGIN = 0.05  # a change smaller than this (in pass@1) counts as "no transfer"
+
+
+def verdict(axis: str, before: float, after: float, lo: float, hi: float) -> tuple[str, str]:
+    """(verdict, why) for an axis from its pooled pass@1 gain interval [lo, hi]."""
+    gain = f"pass@1 {before:.2f} -> {after:.2f}, gain 95% CI [{lo:+.2f}, {hi:+.2f}]"
+    if axis in ("exploratory", "compositional"):  # the paper: RL lifts these (C12, C13)
+        if lo > 0:
+            return "reproduced", f"RL on BASIC raised the unseen cells: {gain}"
+        if hi < 0:
+            return "refuted", f"RL on BASIC lowered the unseen cells: {gain}"
+        return "untested here", f"the interval holds no change, so this scale cannot decide: {gain}"
+    # transformative (C14): the paper finds no transfer
+    if lo > VERDICT_MARGIN:
+        return "refuted", f"RL on B, C, D raised the periodic scenes: {gain}"
+    if hi < VERDICT_MARGIN:
+        return "reproduced", f"no gain of {VERDICT_MARGIN:.2f} or more on the periodic scenes: {gain}"
+    return "untested here", f"the interval is too wide to decide: {gain}"
+
+
+def summarise(rows: Sequence[dict]) -> dict:
+    """Per axis: pooled pass@1 before/after over (seed, problem), the paired bootstrap CI of the gain,
+    and the verdict against the paper's claim (`verdict`)."""
+    from ..passk import bootstrap_ci
+
+    out = {}
+    for axis in AXES:
+        pairs: dict[tuple, dict] = {}
+        for r in rows:
+            if r["axis"] != axis:
+                continue
+            for i, v in enumerate(r["problem_pass1"]):
+                pairs.setdefault((r["seed"], r["test_family"], r["test_level"], i), {})[r["stage"]] = v
+        both = [p for p in pairs.values() if "before" in p and "after" in p]
+        if not both:
+            continue
+        b, a = [p["before"] for p in both], [p["after"] for p in both]
+        lo, hi = _diff_ci(b, a)
+        mb, ma = sum(b) / len(b), sum(a) / len(a)
+        v, why = verdict(axis, mb, ma, lo, hi)
+        blo, bhi = bootstrap_ci(b)
+        alo, ahi = bootstrap_ci(a)
+        out[axis] = {"before_pass1": mb, "after_pass1": ma, "ci_low": lo, "ci_high": hi,
+                     "before_ci": [blo, bhi], "after_ci": [alo, ahi], "n": len(both),
+                     "seeds": sorted({r["seed"] for r in rows if r["axis"] == axis}),
+                     "claim": AXES[axis]["claim"], "verdict": v, "why": why}
+    return out
+
+
+def run(out: str | os.PathLike, config: MiniTransferConfig = MiniTransferConfig(), cache: str | None = None,
+        command: str | None = None, piece_fn=None) -> dict:
+    """Run every missing (split, seed) piece, then rewrite results.jsonl, summary.json, provenance.json."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    (out / "pieces").mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache) if cache else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "delta_core" / "transfer_mini"
+    piece_fn = piece_fn or run_piece
+    todo = [(s, seed) for seed in config.seeds for s in config.splits]
+    t0 = time.time()
+    ran = []
+    bar = tqdm(todo, desc="transfer_mini", unit="piece")
+    for split, seed in bar:
+        path = out / "pieces" / f"{split}_seed{seed}.json"
+        if path.is_file():
+            continue
+        piece = piece_fn(split, seed, config, cache_dir, bar)
+        _atomic_write(path, json.dumps(piece))
+        ran.append(f"{split}_seed{seed}")
+        _write_outputs(out, config, command, time.time() - t0, ran)
+    return _write_outputs(out, config, command, time.time() - t0, ran)
+
+
+def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, wall: float, ran: list) -> dict:
+    pieces = [json.loads(p.read_text()) for p in sorted((out / "pieces").glob("*.json"))]
+    rows = [r for p in pieces for r in p["rows"]]
+    _atomic_write(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarise(rows)
+    _atomic_write(out / "summary.json", json.dumps(summary, indent=2))
+    prov_path = out / "provenance.json"
+    old = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    prov = {
+        "command": command or old.get("command"),
+        "params": asdict(config),
+        "timestamps_s": list(timestamps(config.horizon)),
+        "program_prior": list(PROGRAM_PRIOR),
+        "git_commit": _git_commit(),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()},
+        "pieces": {f"{p['split']}_seed{p['seed']}": {"wall_s": p["wall_s"]} for p in pieces},
+        "wall_s_this_invocation": round(wall, 1),
+        "pieces_run_this_invocation": ran,
+        "wall_s_all_pieces": round(sum(p["wall_s"] for p in pieces), 1),
+    }
+    _atomic_write(prov_path, json.dumps(prov, indent=2))
+    return {"rows": rows, "summary": summary, "provenance": prov}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m delta_core.bouncingsim.transfer_mini", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="results folder (pieces/, results.jsonl, summary.json, provenance.json)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--splits", nargs="+", default=list(MiniTransferConfig.splits), choices=sorted(TRAIN_SPLITS))
+    parser.add_argument("--cache", default=None, help="scene cache folder (default ~/.cache/delta_core/transfer_mini)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override a MiniTransferConfig field")
+    args = parser.parse_args(argv)
+    fields = {f.name: f for f in MiniTransferConfig.__dataclass_fields__.values()}
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in fields or name in ("seeds", "splits"):
+            parser.error(f"--set {item!r}: unknown field {name!r}")
+        kind = type(getattr(MiniTransferConfig(), name))
+        overrides[name] = kind(value)
+    config = MiniTransferConfig(seeds=tuple(args.seeds), splits=tuple(args.splits), **overrides)
+    command = "python -m delta_core.bouncingsim.transfer_mini " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = run(args.out, config, args.cache, command)
+    for axis, s in result["summary"].items():
+        print(f"{axis}: {s['verdict']} ({s['why']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
