@@ -62,6 +62,27 @@ def test_get_reads_dotted_paths_and_names_the_missing_key():
     assert e.value.key == "arms.dense.x"
 
 
+def test_key_paths_as_lists_with_wildcards():
+    data = {"arms": {"a": {"runs": [{"ge_0.1": 5}, {"ge_0.1": None}]}}}
+    assert get(data, ["arms", "a", "runs", "*", "ge_0.1"]) == [5, None]
+    with pytest.raises(MissingKey) as e:
+        get(data, ["arms", "a", "runs", "*", "ge_0.5"])
+    assert e.value.key == "arms.a.runs.*.ge_0.5"
+
+
+def test_gain_interval_and_collapse_can_fail_or_stay_undecided():
+    d = {"x": {"before_pass1": 0.3, "after_pass1": 0.1, "ci_low": -0.3, "ci_high": -0.1}}
+    assert fidelity.gain_interval(d, key="x", expect="up").status == "not reproduced"
+    assert fidelity.gain_interval(d, key="x", expect="none").status == "reproduced"
+    up = {"x": {"before_pass1": 0.0, "after_pass1": 0.4, "ci_low": 0.3, "ci_high": 0.5}}
+    assert fidelity.gain_interval(up, key="x", expect="none", margin=0.05).status == "not reproduced"
+    assert fidelity.gain_interval(up, key="x", expect="up", strong=0.5).status == "partly"
+    runs = {"runs": [{"best_full_pass": 0.95, "final_full_pass": 0.9}]}
+    assert fidelity.collapse_from_runs(runs, runs_key="runs").status == "not reproduced"
+    low = {"runs": [{"best_full_pass": 0.5, "final_full_pass": 0.1}]}
+    assert fidelity.collapse_from_runs(low, runs_key="runs").status == "untested here (no run converged)"
+
+
 def test_missing_artifact_missing_key_and_not_attempted_are_untested(tmp_path):
     write(tmp_path, MINI, {"arms": {"binary": {"final_heldout_full_pass": 0.0}}})
     path = claims_file(
@@ -139,8 +160,8 @@ def test_delta_mini_rules_reproduced(tmp_path):
     )
     rows = {r.id: r for r in evaluate_claims(path)}
     assert {k: r.status for k, r in rows.items()} == dict.fromkeys(rows, "reproduced")
-    assert "plateau 80 steps" in rows["C4"].ours and "switch at step 100" in rows["C4"].ours
-    assert rows["C6"].ours.startswith("step_first_10: step 150 vs step 180")
+    assert "plateau 80 steps" in rows["C4"].ours and "switch to binary at step 100" in rows["C4"].ours
+    assert rows["C6"].ours.startswith("early threshold at step 150 vs step 180")
 
 
 def test_delta_mini_rules_can_fail(tmp_path):
@@ -274,13 +295,142 @@ def test_unknown_check_is_refused(tmp_path):
 def test_the_books_claims_file():
     """book/claims.yaml: C1-C15 in order, every check known, and the table renders with today's artifacts."""
     rows = evaluate_claims(ROOT / "book" / "claims.yaml")
-    assert [r.id for r in rows] == [f"C{i}" for i in range(1, 16)]
+    numbers = [int(r.id[1:].rstrip("abc")) for r in rows]
+    assert sorted(set(numbers)) == list(range(1, 16)) and numbers == sorted(numbers)
     assert all(r.kind in fidelity.STATUSES for r in rows)
     for r in rows:  # an absent artifact must say so, never look like a result
         if r.artifact and not (ROOT / r.artifact).is_file():
             assert r.status == f"untested here (no artifact: {r.artifact})"
     table = to_markdown(rows)
-    assert table.count("\n") == 16 and "| C15 |" in table
-    assert to_html(rows).count("<tr") == 16
+    assert table.count("\n") == len(rows) + 1 and "| C15 |" in table
+    assert to_html(rows).count("<tr") == len(rows) + 1
     if (ROOT / "book/results/baseline/summary.json").is_file():
         assert rows[0].status != "untested here" and rows[0].ours.startswith("pass@")
+
+
+def mini_run(seed, final, best, s10, s50, switch=None):
+    return {
+        "seed": seed,
+        "final_full_pass": final,
+        "best_full_pass": best,
+        "time_to_grok": None,
+        "first_step_full_pass_ge_0.1": s10,
+        "first_step_full_pass_ge_0.5": s50,
+        "dense_mean_last10": 0.5,
+        "switch_step": switch,
+    }
+
+
+def mini_arm(runs, dense=0.5, zero_std=0.9, groks=None):
+    finals = [r["final_full_pass"] for r in runs]
+    return {
+        "seeds": [r["seed"] for r in runs],
+        "final_full_pass_mean": sum(finals) / len(finals),
+        "final_full_pass_min": min(finals),
+        "final_full_pass_max": max(finals),
+        "time_to_grok": groks or [None] * len(runs),
+        "dense_mean_last10": dense,
+        "frac_zero_std_last10": zero_std,
+        "runs": runs,
+    }
+
+
+def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
+    """The real claims.yaml against artifacts in the shapes delta_core.grokking, transfer_mini and
+    scripts/gpu write: every claim with an artifact gets a status, none 'missing key' except the arms
+    and keys nobody writes yet (replay, hard_family, train)."""
+    write(
+        tmp_path,
+        "book/results/baseline/summary.json",
+        json.loads((ROOT / "book/results/baseline/summary.json").read_text()),
+    )
+    write(
+        tmp_path,
+        MINI,
+        {
+            "base": {"target_pass@128": 0.0, "target_dense_mean": 0.31},
+            "arms": {
+                "binary": mini_arm(
+                    [mini_run(s, 0.0, 0.0, None, None) for s in (0, 1, 2)], dense=0.1, zero_std=1.0
+                ),
+                "dense": mini_arm(
+                    [mini_run(s, 0.0, 0.0, None, None) for s in (0, 1, 2)], dense=0.7, zero_std=0.2
+                ),
+                "dense_then_binary": mini_arm(
+                    [
+                        mini_run(0, 0.95, 1.0, 50, 60, 30),
+                        mini_run(1, 0.9, 0.95, 70, 80, 30),
+                        mini_run(2, 0.2, 0.9, 45, 50, 30),
+                    ],
+                    groks=[62, 85, 58],
+                ),
+            },
+        },
+    )
+    write(
+        tmp_path,
+        "book/results/transfer/bouncingsim/summary.json",
+        {
+            "exploratory": {
+                "before_pass1": 0.2,
+                "after_pass1": 0.3,
+                "ci_low": 0.05,
+                "ci_high": 0.15,
+                "n": 300,
+            },
+            "compositional": {
+                "before_pass1": 0.1,
+                "after_pass1": 0.12,
+                "ci_low": -0.03,
+                "ci_high": 0.07,
+                "n": 90,
+            },
+            "transformative": {
+                "before_pass1": 0.0,
+                "after_pass1": 0.01,
+                "ci_low": -0.01,
+                "ci_high": 0.03,
+                "n": 27,
+            },
+        },
+    )
+    write(
+        tmp_path,
+        "book/results/gpu/summary.json",
+        {
+            "runs": [
+                {
+                    "model": "SmolLM2-135M",
+                    "family": "contains_ordered",
+                    "arm": "dense_then_binary",
+                    "final_full_pass": 0.6,
+                },
+                {
+                    "model": "SmolLM2-135M",
+                    "family": "contains_ordered",
+                    "arm": "binary",
+                    "final_full_pass": 0.0,
+                },
+            ]
+        },
+    )
+    (tmp_path / "book" / "claims.yaml").write_text((ROOT / "book" / "claims.yaml").read_text())
+    got = statuses(tmp_path / "book" / "claims.yaml")
+    assert got == {
+        "C1": "partly",
+        "C1b": "reproduced",
+        "C2": "reproduced",
+        "C3": "reproduced",
+        "C4": "partly",  # mean final 68% < 90%
+        "C5": "partly",  # one (model, family) pair
+        "C6": f"untested here (missing key 'arms.replay' in {MINI})",
+        "C7": "untested here (feedback-in-the-loop is not implemented here)",
+        "C8": got["C8"],
+        "C9": got["C9"],
+        "C10": f"untested here (missing key 'arms.hard_family.final_full_pass_max' in {MINI})",
+        "C11": "untested here (missing key 'train.best_full_pass' in book/results/transfer/bouncingsim/summary.json)",
+        "C12": "partly",  # a significant gain, but tiers pooled
+        "C13": "untested here (the interval includes no gain: undecided at this scale)",
+        "C14": "reproduced",
+        "C15": "reproduced",  # seed 2: 90% -> 20%
+    }
