@@ -11,7 +11,8 @@ to any other host is blocked, so the check also proves that the book renders off
 - a broken internal link: an <a href> to a local file that does not exist, or to an anchor (#id) that
   the target page does not have;
 - an <img> that did not decode (naturalWidth 0), and an empty figure: a notebook output or figure
-  whose <img> has no source or zero size, or whose <svg> has no content.
+  whose <img> has no source or zero size, or whose <svg> has no content, or an ipywidget that was not
+  rendered from the state saved in the notebook.
 
 A PNG screenshot of each page goes to --screenshots, and a summary table is printed. Exit status: 0 when
 every page passes, 1 when one fails, 2 when the check could not run (no Chromium, no built book).
@@ -177,6 +178,13 @@ async () => {
     const sec = el.closest("section[id]");
     return sec ? "#" + sec.id : "page";
   };
+  // ipywidgets: html-manager renders each saved view into a .widget-subarea just before its script tag
+  const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+  const rendered = v => {
+    const el = v.previousElementSibling;
+    return el && el.classList.contains("widget-subarea") && el.childElementCount > 0;
+  };
+  for (let i = 0; i < 50 && !views.every(rendered); i++) await new Promise(r => setTimeout(r, 100));
   const badImages = [...document.images]
     .filter(i => !i.complete || i.naturalWidth === 0)
     .map(i => `${i.getAttribute("src") || "(no src)"} in ${where(i)}`);
@@ -193,6 +201,7 @@ async () => {
       if (svg.childElementCount === 0) empty.push(`empty <svg> in ${where(area)}`);
     }
   }
+  for (const v of views) if (!rendered(v)) empty.push(`widget not rendered from its saved state in ${where(v)}`);
   const links = [...document.querySelectorAll("a[href]")]
     .map(a => a.href)
     .filter(h => h.startsWith("http:") || h.startsWith("https:"));

@@ -51,6 +51,8 @@ def write_site(root: Path) -> None:
         '<img src="missing.png">'
         '<div class="cell_output"><img src="data:,"></div>'
         '<div class="cell_output"><svg width="100" height="100"></svg></div>'
+        '<div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">'
+        '{"model_id": "abc", "version_major": 2, "version_minor": 0}</script></div>'  # no widget manager
         "<script>console.error('something went wrong'); null.boom;</script>"
         "</body></html>"
     )
@@ -77,7 +79,7 @@ def test_checker_passes_a_good_site_and_reports_every_fault(tmp_path):
     assert "missing anchor #absent in broken.html" in broken
     assert any("missing.png" in i for i in bad.bad_images)
     empty = "\n".join(bad.empty_figures)
-    assert "empty <img" in empty and "empty <svg>" in empty
+    assert "empty <img" in empty and "empty <svg>" in empty and "widget not rendered" in empty
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
         "broken.png",
         "index.png",
