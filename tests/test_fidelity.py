@@ -338,7 +338,7 @@ def mini_arm(runs, dense=0.5, zero_std=0.9, groks=None):
 def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
     """The real claims.yaml against artifacts in the shapes delta_core.grokking, transfer_mini and
     scripts/gpu write: every claim with an artifact gets a status, none 'missing key' except the arms
-    and keys nobody writes yet (replay, hard_family, train)."""
+    and keys nobody writes yet (replay, hard_family, the transfer's id axis)."""
     write(
         tmp_path,
         "book/results/baseline/summary.json",
@@ -428,7 +428,7 @@ def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
         "C8": got["C8"],
         "C9": got["C9"],
         "C10": f"untested here (missing key 'arms.hard_family.final_full_pass_max' in {MINI})",
-        "C11": "untested here (missing key 'train.best_full_pass' in book/results/transfer/bouncingsim/summary.json)",
+        "C11": "untested here (missing key 'id.before_pass1' in book/results/transfer/bouncingsim/summary.json)",
         "C12": "partly",  # a significant gain, but tiers pooled
         "C13": "untested here (the interval includes no gain: undecided at this scale)",
         "C14": "reproduced",
