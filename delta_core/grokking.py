@@ -1,0 +1,569 @@
+"""DELTA-mini: RL grokking end to end on a CPU, with a tiny model and the project's own parts.
+
+    python -m delta_core.grokking all --out book/results/delta_mini        # base, measure, arms, summary
+    python -m delta_core.grokking base --out DIR                           # just the base model
+    python -m delta_core.grokking arms --out DIR --set seeds=[0] --set max_steps=40
+
+The story in four steps, one function each:
+
+1. `build_base`: a tiny Llama (`delta_core.mini`) supervised on prompt -> verified solution pairs of the
+   *seen* families only (TRL `SFTTrainer`). Deterministic for a given `MiniExperiment`.
+2. `measure_base`: pass@1 on held-out problems of the seen families (can it write programs at all?),
+   and pass@K (K = `base_k`) plus the dense score on held-out problems of the unseen *target* family:
+   the experiment is only meaningful when pass@K is 0 and the dense score is above 0.
+3. `run_arm`: GRPO (`delta_core.train`, TRL) on the target family's training problems with one reward
+   schedule: `binary`, `dense`, or `dense_then_binary`. Held-out full-pass (pass@1) every `eval_steps`.
+   Each run resumes from its last checkpoint and is skipped when finished, so `all` can be re-run
+   after a kill and only does what is missing.
+4. `summarize`: per arm and seed, the held-out full-pass curve, time-to-grok (first evaluation with
+   held-out full-pass >= `grok_threshold`), the dense mean and zero-std fraction, and pass@k after
+   training on the target and the seen families (sharpening vs discovery, forgetting).
+
+Everything lands in `--out` as small files: `experiment.json` (the config), `base/` (the model, ~8 MB),
+`base_eval.json`, `runs/<arm>_s<seed>/metrics.jsonl` + `after.json` + `examples.json`, `summary.json`,
+`provenance.json`, and the plots of `plot_all`. Checkpoints go to `--work` (default `runs/delta_mini`),
+which is not committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = [
+    "ARMS",
+    "MiniExperiment",
+    "target_split",
+    "seen_split",
+    "build_base",
+    "measure_base",
+    "run_arm",
+    "evaluate_model",
+    "time_to_grok",
+    "load_runs",
+    "summarize",
+    "run_all",
+    "main",
+]
+
+ARMS = ("binary", "dense", "dense_then_binary")
+
+
+@dataclass
+class MiniExperiment:
+    """Everything that defines a DELTA-mini experiment (saved as `experiment.json` beside the results)."""
+
+    # --- the base model: SFT on the seen families
+    seen: list[str] = field(default_factory=lambda: ["starts_with/basic", "exact_sequence/basic", "append_sequence/basic"])
+    seen_held_out: int = 16  # problems per seen family kept out of SFT (for pass@1 of the base)
+    sft_steps: int = 300
+    sft_learning_rate: float = 2e-3
+    sft_batch_size: int = 32
+    model_seed: int = 0  # weight initialisation of the tiny Llama
+    # --- the target: an unseen family
+    target: str = "ends_with/easy"
+    held_out: int = 10  # target problems held out of RL (the full-pass curve is measured on them)
+    base_k: int = 128  # pass@K of the base model on the held-out target problems
+    data_seed: int = 0
+    # --- RL (GRPO, delta_core.train)
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    max_steps: int = 100
+    switch_step: int | None = 30  # dense_then_binary: binary from this step on ...
+    switch_threshold: float | None = None  # ... or once the dense mean reaches this
+    learning_rate: float = 5e-4
+    num_generations: int = 8
+    prompts_per_step: int = 8
+    max_completion_length: int = 128
+    temperature: float = 1.0
+    beta: float = 0.0
+    replay: bool = False
+    eval_steps: int = 10
+    eval_k: int = 8  # samples per held-out problem at each evaluation
+    after_k: int = 32  # samples per problem for pass@k after training (target and seen)
+    grok_threshold: float = 0.9
+    cpu_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("target", *[f"seen[{i}]" for i in range(len(self.seen))]):
+            value = self.target if name == "target" else self.seen[int(name[5:-1])]
+            if not isinstance(value, str) or value.count("/") != 1:
+                raise ValueError(f"{name}={value!r}: expected 'family/level', e.g. 'ends_with/easy'")
+        if self.target.split("/")[0] in {s.split("/")[0] for s in self.seen}:
+            raise ValueError(f"target={self.target!r} is one of the seen families {self.seen}: the target must be unseen")
+        bad = [a for a in self.arms if a not in ARMS]
+        if bad:
+            raise ValueError(f"arms={self.arms}: {bad} unknown; choose from {list(ARMS)}")
+        if "dense_then_binary" in self.arms and self.switch_step is None and self.switch_threshold is None:
+            raise ValueError("dense_then_binary needs switch_step or switch_threshold; set one of them")
+        if self.held_out < 1 or self.base_k < 1 or self.max_steps < 1:
+            raise ValueError("held_out, base_k and max_steps must be >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MiniExperiment":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown MiniExperiment field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data
+
+
+def _family_level(spec: str) -> tuple[str, str]:
+    family, level = spec.split("/")
+    return family, level
+
+
+def _train_config(exp: MiniExperiment, **overrides: Any):
+    """The `TrainConfig` of an RL run on the target family (also used for its data split and evaluation)."""
+    from .train import TrainConfig
+
+    family, level = _family_level(exp.target)
+    values = dict(
+        preset="delta_mini",
+        backend="cpu",
+        model="(set per run)",
+        family=family,
+        level=level,
+        prompt_style="compact",
+        eval_problems=exp.held_out,
+        data_seed=exp.data_seed,
+        learning_rate=exp.learning_rate,
+        lr_scheduler_type="constant",
+        beta=exp.beta,
+        num_generations=exp.num_generations,
+        generation_batch_size=exp.num_generations * exp.prompts_per_step,
+        per_device_train_batch_size=exp.num_generations * exp.prompts_per_step,
+        temperature=exp.temperature,
+        max_completion_length=exp.max_completion_length,
+        max_steps=exp.max_steps,
+        eval_steps=exp.eval_steps,
+        eval_k=exp.eval_k,
+        eval_temperature=exp.temperature,
+        eval_batch_size=256,
+        save_steps=max(exp.eval_steps, 10),
+        save_total_limit=1,
+        replay=exp.replay,
+        cpu_threads=exp.cpu_threads,
+        switch_step=exp.switch_step,
+        switch_threshold=exp.switch_threshold,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
+    """(train, held-out) problems of the target family: exactly the split the RL runs use."""
+    from .train import _family_split
+
+    config = _train_config(exp)
+    return _family_split(config, config.level)
+
+
+def seen_split(exp: MiniExperiment) -> tuple[list[Any], dict[str, list[Any]]]:
+    """(SFT problems, {family/level: held-out problems}) of the seen families."""
+    from .tasks import generate
+
+    train, held = [], {}
+    for spec in exp.seen:
+        family, level = _family_level(spec)
+        problems = generate(family, level, "two_color", n=None, seed=exp.data_seed)
+        random.Random(f"{exp.data_seed}-{spec}").shuffle(problems)
+        held[spec] = problems[: exp.seen_held_out]
+        train += problems[exp.seen_held_out :]
+    return train, held
+
+
+# ----------------------------------------------------------------------------------------------------
+# 1-2. The base model and what it can do
+
+
+def build_base(exp: MiniExperiment, out: str | os.PathLike, progress: bool = True) -> Path:
+    """SFT a fresh tiny Llama on the seen families; the model lands in `<out>/base` (skipped if there)."""
+    from .mini import MiniConfig, save_mini, warm_start
+
+    out = Path(out)
+    base = out / "base"
+    if (base / "model.safetensors").exists():
+        return base
+    train, _ = seen_split(exp)
+    init = out / "_init"
+    save_mini(init, MiniConfig(seed=exp.model_seed))
+    started = time.perf_counter()
+    warm_start(
+        init,
+        base,
+        train,
+        max_steps=exp.sft_steps,
+        learning_rate=exp.sft_learning_rate,
+        batch_size=exp.sft_batch_size,
+        seed=exp.model_seed,
+        cpu_threads=exp.cpu_threads,
+        progress=progress,
+    )
+    shutil.rmtree(init, ignore_errors=True)
+    for extra in ("training_args.bin", "chat_template.jinja.bak"):
+        (base / extra).unlink(missing_ok=True)
+    (base / "SFT.json").write_text(
+        json.dumps({"sft_problems": len(train), "seconds": round(time.perf_counter() - started, 1)}, indent=2) + "\n"
+    )
+    return base
+
+
+def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int, exp: MiniExperiment,
+                   seed: int = 0, keep_examples: int = 0) -> dict[str, Any]:
+    """pass@1, pass@k (unbiased, k samples per problem at the experiment's temperature) and the dense mean
+    of the model in `model_dir` on `problems`; optionally the first `keep_examples` full-pass programs."""
+    import torch
+
+    from .models import load_model
+    from .passk import pass_at_k
+    from .rewards import extract_program, score_completion
+    from .train import _hf_generate, _rows
+
+    torch.set_num_threads(exp.cpu_threads)
+    loaded = load_model(str(model_dir))
+    config = _train_config(exp, model=str(model_dir), eval_k=k, eval_batch_size=256)
+    rows = _rows(list(problems), "compact")
+    texts = [loaded.tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
+    torch.manual_seed(seed)
+    samples = _hf_generate(loaded.model, loaded.tokenizer, texts, k, config)
+    per_problem, examples = [], []
+    for problem, row, completions in zip(problems, rows, samples):
+        scores = [score_completion(c, row["ground_truth"]) for c in completions]
+        correct = sum(int(b >= 1.0) for _, b in scores)
+        per_problem.append(
+            {
+                "id": row.get("id"),
+                "criteria": problem.criteria,
+                "n": len(scores),
+                "c": correct,
+                "dense_mean": sum(d for d, _ in scores) / len(scores),
+                "dense_max": max(d for d, _ in scores),
+            }
+        )
+        if len(examples) < keep_examples:
+            for completion, (_, full) in zip(completions, scores):
+                if full >= 1.0:
+                    examples.append({"criteria": problem.criteria, "program": extract_program(completion)})
+                    break
+    result: dict[str, Any] = {"n_problems": len(per_problem), "k": k}
+    for kk in sorted({1, k}):
+        result[f"pass@{kk}"] = sum(pass_at_k(p["n"], p["c"], kk) for p in per_problem) / len(per_problem)
+    result["dense_mean"] = sum(p["dense_mean"] for p in per_problem) / len(per_problem)
+    result["problems_with_a_full_pass"] = sum(p["c"] > 0 for p in per_problem)
+    result["per_problem"] = per_problem
+    if keep_examples:
+        result["examples"] = examples
+    return result
+
+
+def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
+    """`<out>/base_eval.json`: the base model on held-out seen problems (pass@1 over `after_k` samples)
+    and on the held-out target problems (pass@`base_k`, dense). Skipped when the file exists."""
+    out = Path(out)
+    path = out / "base_eval.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    started = time.perf_counter()
+    _, held_seen = seen_split(exp)
+    _, held_target = target_split(exp)
+    result = {
+        "seen": {spec: evaluate_model(out / "base", problems, exp.after_k, exp, keep_examples=2)
+                 for spec, problems in held_seen.items()},
+        "target": evaluate_model(out / "base", held_target, exp.base_k, exp, keep_examples=3),
+    }
+    target = result["target"]
+    result["target_pass_at_K_is_zero"] = target[f"pass@{exp.base_k}"] == 0.0
+    result["target_dense_above_zero"] = target["dense_mean"] > 0.0
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    _write_json(path, result)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# 3. The arms
+
+
+def _run_name(arm: str, seed: int) -> str:
+    return f"{arm}_s{seed}"
+
+
+def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
+            work: str | os.PathLike = "runs/delta_mini", progress: bool = False) -> dict[str, Any]:
+    """One GRPO run from `<out>/base`; metrics and post-training evaluation into `<out>/runs/<arm>_s<seed>/`.
+
+    Resumes from `<work>/<arm>_s<seed>/checkpoint-*` after a kill; returns the saved `after.json` at once
+    when the run is complete."""
+    from .train import _last_checkpoint, train
+
+    out = Path(out)
+    name = _run_name(arm, seed)
+    run_dir = out / "runs" / name
+    after_path = run_dir / "after.json"
+    if after_path.exists():
+        return json.loads(after_path.read_text())
+    work_dir = Path(work) / name
+    final = work_dir / "final"
+    started = time.perf_counter()
+    if not (final / "model.safetensors").exists():
+        config = _train_config(
+            exp,
+            model=str(out / "base"),
+            output_dir=str(work_dir),
+            schedule=arm,
+            seed=seed,
+            switch_step=exp.switch_step if arm == "dense_then_binary" else None,
+            switch_threshold=exp.switch_threshold if arm == "dense_then_binary" else None,
+            progress_bar=progress,
+            overwrite=True,
+        )
+        resume = _last_checkpoint(str(work_dir)) is not None
+        train(config, resume=resume)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
+    _, held_target = target_split(exp)
+    _, held_seen = seen_split(exp)
+    after = {
+        "arm": arm,
+        "seed": seed,
+        "target": evaluate_model(final, held_target, exp.after_k, exp, seed=seed, keep_examples=5),
+        "seen": {spec: evaluate_model(final, problems, exp.after_k, exp, seed=seed)
+                 for spec, problems in held_seen.items()},
+        "seconds_after_training": round(time.perf_counter() - started, 1),
+        "train_seconds": _train_seconds(run_dir / "metrics.jsonl"),
+    }
+    _write_json(after_path, after)
+    return after
+
+
+def _train_seconds(metrics: Path) -> float | None:
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    times = [r["time"] for r in records if "time" in r]
+    return round(max(times) - min(times), 1) if len(times) > 1 else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# 4. Results
+
+
+def time_to_grok(evals: Sequence[dict[str, Any]], threshold: float) -> int | None:
+    """The first evaluation step whose held-out full-pass rate (pass@1) is >= threshold, else None."""
+    for record in sorted(evals, key=lambda r: r["step"]):
+        if record.get("pass@1", 0.0) >= threshold:
+            return int(record["step"])
+    return None
+
+
+def load_runs(out: str | os.PathLike) -> "Any":
+    """All runs' metrics as two tidy pandas frames: (train lines, eval lines), with `arm` and `seed`."""
+    import pandas as pd
+
+    trains, evals = [], []
+    for metrics in sorted(Path(out, "runs").glob("*_s*/metrics.jsonl")):
+        arm, seed = metrics.parent.name.rsplit("_s", 1)
+        for line in metrics.read_text().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            record.pop("trl", None)
+            record.update(arm=arm, seed=int(seed))
+            (evals if record.get("kind") == "eval" else trains).append(record)
+    return pd.DataFrame(trains), pd.DataFrame(evals)
+
+
+def summarize(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
+    """`<out>/summary.json`: per arm, across seeds: final / best held-out full-pass, time-to-grok, the
+    dense mean and zero-std fraction of the last steps, pass@k after training on target and seen."""
+    out = Path(out)
+    base = json.loads((out / "base_eval.json").read_text()) if (out / "base_eval.json").exists() else None
+    trains, evals = load_runs(out)
+    arms: dict[str, Any] = {}
+    for arm in exp.arms:
+        runs = []
+        for seed in exp.seeds:
+            after_path = out / "runs" / _run_name(arm, seed) / "after.json"
+            if not after_path.exists():
+                continue
+            after = json.loads(after_path.read_text())
+            ev = evals[(evals.arm == arm) & (evals.seed == seed)] if len(evals) else evals
+            tr = trains[(trains.arm == arm) & (trains.seed == seed)] if len(trains) else trains
+            ev_records = ev.to_dict("records")
+            last = tr.sort_values("step").tail(10) if len(tr) else tr
+            runs.append(
+                {
+                    "seed": seed,
+                    "final_full_pass": float(ev.sort_values("step")["pass@1"].iloc[-1]) if len(ev) else None,
+                    "best_full_pass": float(ev["pass@1"].max()) if len(ev) else None,
+                    "time_to_grok": time_to_grok(ev_records, exp.grok_threshold),
+                    "first_step_full_pass_ge_0.1": time_to_grok(ev_records, 0.1),
+                    "first_step_full_pass_ge_0.5": time_to_grok(ev_records, 0.5),
+                    "dense_mean_last10": float(last["dense_mean"].mean()) if len(last) else None,
+                    "binary_mean_last10": float(last["binary_mean"].mean()) if len(last) else None,
+                    "frac_zero_std_last10": float(last["frac_zero_std"].mean()) if len(last) else None,
+                    "switch_step": None if not len(tr) else _first(tr["switch_step"].dropna()),
+                    "after_target": _strip(after["target"]),
+                    "after_seen": {k: _strip(v) for k, v in after["seen"].items()},
+                    "train_seconds": after.get("train_seconds"),
+                }
+            )
+        if runs:
+            finals = [r["final_full_pass"] for r in runs if r["final_full_pass"] is not None]
+            groks = [r["time_to_grok"] for r in runs]
+            arms[arm] = {
+                "seeds": [r["seed"] for r in runs],
+                "final_full_pass_mean": sum(finals) / len(finals) if finals else None,
+                "final_full_pass_min": min(finals) if finals else None,
+                "final_full_pass_max": max(finals) if finals else None,
+                "seeds_grokked": sum(g is not None for g in groks),
+                "time_to_grok": groks,
+                "dense_mean_last10": _mean([r["dense_mean_last10"] for r in runs]),
+                "frac_zero_std_last10": _mean([r["frac_zero_std_last10"] for r in runs]),
+                "after_target_pass@1": _mean([r["after_target"]["pass@1"] for r in runs]),
+                f"after_target_pass@{exp.after_k}": _mean([r["after_target"][f"pass@{exp.after_k}"] for r in runs]),
+                "after_seen_pass@1": _mean([_mean([v["pass@1"] for v in r["after_seen"].values()]) for r in runs]),
+                "train_seconds_mean": _mean([r["train_seconds"] for r in runs]),
+                "runs": runs,
+            }
+    summary = {
+        "experiment": asdict(exp),
+        "base": None if base is None else {
+            f"target_pass@{exp.base_k}": base["target"][f"pass@{exp.base_k}"],
+            "target_dense_mean": base["target"]["dense_mean"],
+            "seen_pass@1": {k: v["pass@1"] for k, v in base["seen"].items()},
+            f"seen_pass@{exp.after_k}": {k: v[f"pass@{exp.after_k}"] for k, v in base["seen"].items()},
+        },
+        "arms": arms,
+    }
+    _write_json(out / "summary.json", summary)
+    return summary
+
+
+def _strip(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("per_problem", "examples")}
+
+
+def _first(series: Any) -> Any:
+    return None if len(series) == 0 else int(series.iloc[0])
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Atomic: a kill leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def provenance(exp: MiniExperiment, argv: Sequence[str], seconds: float) -> dict[str, Any]:
+    from .baseline import provenance as base_provenance
+
+    record = base_provenance({"experiment": asdict(exp), "wall_seconds": round(seconds, 1)})
+    record["command"] = " ".join(["python", "-m", "delta_core.grokking", *argv])
+    record["machine"]["node"] = platform.node()
+    return record
+
+
+# ----------------------------------------------------------------------------------------------------
+# Driver
+
+
+def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
+            steps: Sequence[str] = ("base", "measure", "arms", "summary", "plots"), progress: bool = True) -> dict[str, Any]:
+    """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "experiment.json"
+    if saved.exists() and json.loads(saved.read_text()) != asdict(exp):
+        old = json.loads(saved.read_text())
+        changed = sorted(k for k in set(old) | set(asdict(exp)) if old.get(k) != asdict(exp).get(k))
+        if any(k not in ("arms", "seeds") for k in changed):
+            raise ValueError(
+                f"{saved} was made with different settings ({changed}); use another --out or delete it"
+            )
+    _write_json(saved, asdict(exp))
+    if "base" in steps:
+        build_base(exp, out, progress=progress)
+    if "measure" in steps:
+        measure_base(exp, out)
+    if "arms" in steps:
+        todo = [(arm, seed) for seed in exp.seeds for arm in exp.arms]
+        for arm, seed in tqdm(todo, desc="DELTA-mini runs", disable=not progress):
+            run_arm(exp, out, arm, seed, work=work, progress=False)
+    summary = summarize(exp, out) if "summary" in steps or "plots" in steps else {}
+    if "plots" in steps:
+        from . import grokking_plots
+
+        grokking_plots.plot_all(out)
+    return summary
+
+
+def _parse_set(values: Sequence[str]) -> dict[str, Any]:
+    overrides = {}
+    for item in values:
+        if "=" not in item:
+            raise SystemExit(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m delta_core.grokking", description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["all", "base", "measure", "arms", "summary", "plots"])
+    parser.add_argument("--out", default="book/results/delta_mini")
+    parser.add_argument("--work", default="runs/delta_mini", help="checkpoints (not committed)")
+    parser.add_argument("--config", help="a JSON file of MiniExperiment fields")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (JSON value)")
+    args = parser.parse_args(argv)
+    data = json.loads(Path(args.config).read_text()) if args.config else {}
+    saved = Path(args.out, "experiment.json")
+    if not data and saved.exists():
+        data = json.loads(saved.read_text())
+    data.update(_parse_set(args.set))
+    try:
+        exp = MiniExperiment.from_dict(data)
+    except (TypeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    steps = ["base", "measure", "arms", "summary", "plots"] if args.step == "all" else [args.step]
+    started = time.perf_counter()
+    run_all(exp, args.out, args.work, steps)
+    prov_path = Path(args.out, "provenance.json")
+    history = json.loads(prov_path.read_text()).get("invocations", []) if prov_path.exists() else []
+    record = provenance(exp, argv, time.perf_counter() - started)
+    record["invocations"] = history + [
+        {"command": record["command"], "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
+         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    ]
+    _write_json(prov_path, record)
+    print(json.dumps({k: v for k, v in json.loads(Path(args.out, "summary.json").read_text()).items()
+                      if k != "experiment"} if Path(args.out, "summary.json").exists() else {}, indent=1)[:4000])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Plots of a DELTA-mini results directory (`delta_core.grokking`): seaborn, one function per figure.
+
+`plot_all(out)` writes `grokking_curve.png` (the landing-page figure), `rewards.png` and
+`zero_std_entropy.png` into `out` and returns their paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ARM_LABELS = {"binary": "binary only", "dense": "dense only", "dense_then_binary": "dense → binary"}
+ARM_COLOURS = {"binary": "#d62728", "dense": "#1f77b4", "dense_then_binary": "#2ca02c"}
+
+
+def _frames(out):
+    from .grokking import load_runs
+
+    trains, evals = load_runs(out)
+    for frame in (trains, evals):
+        if len(frame):
+            frame["arm_label"] = frame["arm"].map(ARM_LABELS)
+    return trains, evals
+
+
+def _palette():
+    return {ARM_LABELS[a]: c for a, c in ARM_COLOURS.items()}
+
+
+def _switch_step(trains):
+    if not len(trains):
+        return None
+    steps = trains.loc[trains["arm"] == "dense_then_binary", "switch_step"].dropna()
+    return None if steps.empty else int(steps.iloc[0])
+
+
+def plot_grokking_curve(out, ax=None, threshold: float | None = 0.9):
+    """Held-out full-pass rate (pass@1) vs RL step, one line per arm, band = min..max over seeds."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    trains, evals = _frames(out)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    if len(evals):
+        sns.lineplot(data=evals, x="step", y="pass@1", hue="arm_label", palette=_palette(),
+                     errorbar=("pi", 100), marker="o", ax=ax)
+    switch = _switch_step(trains)
+    if switch is not None:
+        ax.axvline(switch, color="grey", ls="--", lw=1)
+        ax.annotate("dense → binary switch", (switch, 1.0), xytext=(4, -12), textcoords="offset points",
+                    fontsize=8, color="grey")
+    if threshold is not None:
+        ax.axhline(threshold, color="black", ls=":", lw=0.8)
+    n_seeds = evals.groupby("arm")["seed"].nunique().max() if len(evals) else 0
+    ax.set(ylim=(-0.03, 1.03), xlabel="RL step", ylabel="held-out full-pass rate (pass@1)",
+           title=f"DELTA-mini: held-out full-pass by reward schedule ({n_seeds} seeds, band = min–max)")
+    ax.legend(title=None, loc="upper left")
+    return ax
+
+
+def plot_rewards(out):
+    """Training dense and binary reward means per arm (mean over seeds)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    trains, _ = _frames(out)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+    for ax, column, title in zip(axes, ("dense_mean", "binary_mean"),
+                                 ("dense reward (fraction of tests passed)", "binary reward (all tests pass)")):
+        if len(trains):
+            sns.lineplot(data=trains, x="step", y=column, hue="arm_label", palette=_palette(),
+                         errorbar=("pi", 100), ax=ax)
+        ax.set(title=title, xlabel="RL step", ylabel="mean over the step's completions", ylim=(-0.03, 1.03))
+        ax.legend(title=None, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_zero_std_entropy(out):
+    """The fraction of groups with all-equal rewards (no gradient) and the policy entropy."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    trains, _ = _frames(out)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+    for ax, column, title in zip(axes, ("frac_zero_std", "entropy"),
+                                 ("groups with zero reward std (no learning signal)", "token entropy")):
+        if len(trains) and column in trains:
+            sns.lineplot(data=trains, x="step", y=column, hue="arm_label", palette=_palette(),
+                         errorbar=("pi", 100), ax=ax)
+        ax.set(title=title, xlabel="RL step")
+        ax.legend(title=None, fontsize=8)
+    axes[0].set_ylim(-0.03, 1.03)
+    fig.tight_layout()
+    return fig
+
+
+def plot_all(out: str | os.PathLike) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    paths = []
+    ax = plot_grokking_curve(out)
+    ax.figure.tight_layout()
+    for fig, name in ((ax.figure, "grokking_curve.png"), (plot_rewards(out), "rewards.png"),
+                      (plot_zero_std_entropy(out), "zero_std_entropy.png")):
+        path = out / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
