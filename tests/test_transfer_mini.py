@@ -39,7 +39,9 @@ def test_resume_skips_finished_pieces(tmp_path):
     (tmp_path / "pieces" / "bcd_seed1.json").unlink()
     result = tm.run(tmp_path, config, cache=str(tmp_path / "cache"), piece_fn=_fake_piece(calls))
     assert calls == [("bcd", 1)]
-    assert result["provenance"]["pieces_run_this_invocation"] == ["bcd_seed1"]
+    assert result["provenance"]["last_run"]["pieces"] == ["bcd_seed1"]
+    again = tm.run(tmp_path, config, cache=str(tmp_path / "cache"), piece_fn=_fake_piece(calls))
+    assert again["provenance"]["last_run"]["pieces"] == ["bcd_seed1"]  # a rewrite keeps the last real run
     assert result["provenance"]["command"] == "test"  # kept from the first invocation
 
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
@@ -61,6 +63,7 @@ def test_verdicts():
     assert tm.verdict("compositional", 0.1, 0.4, 0.2, 0.4)[0] == "reproduced"
     assert tm.verdict("compositional", 0.4, 0.1, -0.4, -0.2)[0] == "refuted"
     assert tm.verdict("exploratory", 0.1, 0.12, -0.05, 0.09)[0] == "untested here"
+    assert tm.verdict("exploratory", 0.1, 0.1, -0.02, 0.02)[0] == "refuted"  # rules out a real gain
     assert tm.verdict("transformative", 0.1, 0.5, 0.3, 0.5)[0] == "refuted"
     assert tm.verdict("transformative", 0.3, 0.1, -0.3, -0.1)[0] == "reproduced"
     assert tm.verdict("transformative", 0.1, 0.2, -0.1, 0.3)[0] == "untested here"
