@@ -52,6 +52,7 @@ def test_resume_skips_finished_pieces(tmp_path):
         assert all(key in r for r in rows)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["exploratory"]["verdict"] == "reproduced"
+    assert set(summary["exploratory"]["by_level"]) == {"1", "2", "3", "4"} and "gain by level" in summary["exploratory"]["why"]
     assert summary["compositional"]["after_pass1"] == pytest.approx(0.5)
     assert summary["transformative"]["verdict"] == "reproduced"  # no gain: the paper's C14
     provenance = json.loads((tmp_path / "provenance.json").read_text())

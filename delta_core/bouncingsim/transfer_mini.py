@@ -558,12 +558,22 @@ def summarise(rows: Sequence[dict]) -> dict:
         lo, hi = _diff_ci(b, a)
         mb, ma = sum(b) / len(b), sum(a) / len(a)
         v, why = verdict(axis, mb, ma, lo, hi)
+        by_level = {}
+        if axis == "exploratory":  # C12 is also about shape: the gain per tier
+            for level in sorted({key[2] for key in pairs}):
+                lb = [p["before"] for key, p in pairs.items() if key[2] == level and "after" in p and "before" in p]
+                la = [p["after"] for key, p in pairs.items() if key[2] == level and "after" in p and "before" in p]
+                llo, lhi = _diff_ci(lb, la)
+                by_level[str(level)] = {"before_pass1": sum(lb) / len(lb), "after_pass1": sum(la) / len(la),
+                                        "ci_low": llo, "ci_high": lhi}
+            why += "; gain by level: " + ", ".join(f"{lv}: {d['after_pass1'] - d['before_pass1']:+.2f} "
+                                                   f"[{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]" for lv, d in by_level.items())
         blo, bhi = bootstrap_ci(b)
         alo, ahi = bootstrap_ci(a)
         out[axis] = {"before_pass1": mb, "after_pass1": ma, "ci_low": lo, "ci_high": hi,
                      "before_ci": [blo, bhi], "after_ci": [alo, ahi], "n": len(both),
                      "seeds": sorted({r["seed"] for r in rows if r["axis"] == axis}),
-                     "claim": AXES[axis]["claim"], "verdict": v, "why": why}
+                     "claim": AXES[axis]["claim"], "verdict": v, "why": why, **({"by_level": by_level} if by_level else {})}
     return out
 
 
