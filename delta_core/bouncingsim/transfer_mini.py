@@ -494,7 +494,8 @@ def run_piece(split: str, seed: int, config: MiniTransferConfig, cache: Path | N
             for stage, res in (("before", before[key]), ("after", after[key])):
                 rows.append({"axis": axis, "train_split": split, "test_family": f, "test_level": lv, "seed": seed,
                              "stage": stage, **res})
-    return {"split": split, "seed": seed, "rows": rows, "train_log": log, "wall_s": round(time.time() - t0, 1)}
+    return {"split": split, "seed": seed, "rows": rows, "train_log": log, "wall_s": round(time.time() - t0, 1),
+            "git_commit": _git_commit()}
 
 
 def _git_commit() -> str | None:
@@ -616,7 +617,9 @@ def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, w
         "program_prior": list(PROGRAM_PRIOR),
         "git_commit": _git_commit(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()},
-        "pieces": {f"{p['split']}_seed{p['seed']}": {"wall_s": p["wall_s"]} for p in pieces},
+        # each piece's wall time and the commit it ran at (`git_commit` above wrote these summary files)
+        "pieces": {f"{p['split']}_seed{p['seed']}": {"wall_s": p["wall_s"], "git_commit": p.get("git_commit")}
+                   for p in pieces},
         # the last invocation that ran pieces (one that only rewrote the outputs keeps the previous one's)
         "last_run": {"wall_s": round(wall, 1), "pieces": ran} if ran or "last_run" not in old else old["last_run"],
         "wall_s_all_pieces": round(sum(p["wall_s"] for p in pieces), 1),
