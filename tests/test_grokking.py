@@ -1,0 +1,103 @@
+"""DELTA-mini driver (delta_core.grokking): configuration, data splits, time-to-grok, summaries, resume."""
+
+import json
+import time
+
+import pytest
+
+from delta_core import grokking
+from delta_core.grokking import MiniExperiment, summarize, target_split, time_to_grok
+
+
+def test_experiment_rejects_bad_fields_with_their_names():
+    with pytest.raises(ValueError, match="target='ends_with'"):
+        MiniExperiment(target="ends_with")
+    with pytest.raises(ValueError, match="unseen"):
+        MiniExperiment(target="starts_with/basic")
+    with pytest.raises(ValueError, match="arms=.*'greedy'"):
+        MiniExperiment(arms=["greedy"])
+    with pytest.raises(ValueError, match="switch_step or switch_threshold"):
+        MiniExperiment(switch_step=None)
+    with pytest.raises(ValueError, match="unknown MiniExperiment field.*'steps'"):
+        MiniExperiment.from_dict({"steps": 3})
+
+
+def test_target_split_is_the_split_the_trainer_uses():
+    from delta_core.train import build_datasets
+
+    exp = MiniExperiment(held_out=6)
+    train, held = target_split(exp)
+    train_ds, eval_ds = build_datasets(grokking._train_config(exp, model="unused"))
+    assert len(held) == 6 == len(eval_ds)
+    criteria = {p.criteria for p in held}
+    assert all(c in {r["prompt"][-1]["content"].split("\n", 1)[1] for r in eval_ds} for c in criteria)
+    assert not criteria & {p.criteria for p in train}
+
+
+def test_seen_split_never_contains_the_target_family():
+    exp = MiniExperiment()
+    sft, held = grokking.seen_split(exp)
+    assert {p.family for p in sft} == {s.split("/")[0] for s in exp.seen}
+    assert "ends_with" not in {p.family for p in sft}
+    assert all(len(v) == exp.seen_held_out for v in held.values())
+
+
+def test_time_to_grok_is_the_first_crossing():
+    evals = [{"step": 0, "pass@1": 0.0}, {"step": 10, "pass@1": 0.5}, {"step": 20, "pass@1": 0.95},
+             {"step": 30, "pass@1": 0.7}, {"step": 40, "pass@1": 1.0}]
+    assert time_to_grok(evals, 0.9) == 20
+    assert time_to_grok(evals, 0.4) == 10
+    assert time_to_grok(evals[:2], 0.9) is None
+
+
+def _fake_run(out, arm, seed, curve, dense):
+    run = out / "runs" / f"{arm}_s{seed}"
+    run.mkdir(parents=True)
+    now = time.time()
+    lines = []
+    for i, (p1, d) in enumerate(zip(curve, dense)):
+        step = i * 10
+        lines.append({"kind": "eval", "step": step, "time": now + step, "pass@1": p1, "pass@8": min(1.0, 2 * p1)})
+        lines.append({"kind": "train", "step": step + 1, "time": now + step + 1, "dense_mean": d, "binary_mean": p1,
+                      "frac_zero_std": 1.0 - d, "entropy": 0.1, "switch_step": 3 if arm == "dense_then_binary" else None})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    after = {"pass@1": curve[-1], "pass@4": curve[-1], "dense_mean": dense[-1], "per_problem": []}
+    (run / "after.json").write_text(json.dumps({"arm": arm, "seed": seed, "target": after, "train_seconds": 5.0,
+                                                "seen": {"starts_with/basic": {"pass@1": 0.8, "pass@4": 0.9}}}))
+
+
+def test_summary_reports_each_arm_from_its_runs(tmp_path):
+    exp = MiniExperiment(seeds=[0, 1], after_k=4)
+    for seed in (0, 1):
+        _fake_run(tmp_path, "binary", seed, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+        _fake_run(tmp_path, "dense", seed, [0.0, 0.1, 0.2], [0.5, 0.8, 0.9])
+        _fake_run(tmp_path, "dense_then_binary", seed, [0.0, 0.3, 0.9 + 0.05 * seed], [0.5, 0.8, 0.95])
+    summary = summarize(exp, tmp_path)
+    arms = summary["arms"]
+    assert arms["binary"]["final_full_pass_mean"] == 0.0 and arms["binary"]["seeds_grokked"] == 0
+    assert arms["dense"]["final_full_pass_mean"] == pytest.approx(0.2)
+    assert arms["dense_then_binary"]["time_to_grok"] == [20, 20]
+    assert arms["dense_then_binary"]["final_full_pass_min"] == pytest.approx(0.9)
+    assert arms["dense_then_binary"]["runs"][0]["switch_step"] == 3
+    assert json.loads((tmp_path / "summary.json").read_text())["arms"].keys() == arms.keys()
+    from delta_core.grokking_plots import plot_all
+
+    for path in plot_all(tmp_path):
+        assert path.stat().st_size > 10_000  # a real figure, not an empty canvas
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path, monkeypatch):
+    exp = MiniExperiment(seeds=[0])
+    _fake_run(tmp_path, "dense", 0, [0.0, 0.5], [0.3, 0.6])
+
+    def fail(*args, **kwargs):
+        raise AssertionError("train() called for a run whose after.json exists")
+
+    monkeypatch.setattr("delta_core.train.train", fail)
+    assert grokking.run_arm(exp, tmp_path, "dense", 0, work=tmp_path / "work")["arm"] == "dense"
+
+
+def test_changed_settings_refuse_to_mix_into_old_results(tmp_path):
+    grokking._write_json(tmp_path / "experiment.json", {**vars(MiniExperiment()), "max_steps": 7})
+    with pytest.raises(ValueError, match="max_steps"):
+        grokking.run_all(MiniExperiment(), tmp_path, steps=())
