@@ -44,6 +44,12 @@ def test_resume_skips_finished_pieces(tmp_path):
     assert again["provenance"]["last_run"]["pieces"] == ["bcd_seed1"]  # a rewrite keeps the last real run
     assert result["provenance"]["command"] == "test"  # kept from the first invocation
 
+    calls.clear()
+    changed = tm.MiniTransferConfig(seeds=(0,), splits=("bcd",), grpo_steps=7)
+    tm.run(tmp_path, changed, cache=str(tmp_path / "cache"), piece_fn=_fake_piece(calls))
+    assert calls == [("bcd", 0)]  # other parameters: that piece is not reused
+    assert json.loads((tmp_path / "pieces" / "bcd_seed0.json").read_text())["config"]["grpo_steps"] == 7
+
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert {r["axis"] for r in rows} == {"id", "exploratory", "compositional", "transformative"}
     assert {r["seed"] for r in rows} == {0, 1}

@@ -38,7 +38,7 @@ show: discovery of a new component (the policy writes only what the prior contai
 LLM-scale reasoning, or the paper's 1.5 s horizon.
 
 Resumable: each (train split, seed) piece is written to `<out>/pieces/` when it finishes and skipped
-on the next run; `results.jsonl`, `summary.json` and `provenance.json` are rewritten (atomically)
+on the next run if it was made with the same parameters (else it is run again); `results.jsonl`, `summary.json` and `provenance.json` are rewritten (atomically)
 from the pieces after each one. The trained weights are not kept.
 """
 
@@ -594,12 +594,20 @@ def run(out: str | os.PathLike, config: MiniTransferConfig = MiniTransferConfig(
     for split, seed in bar:
         path = out / "pieces" / f"{split}_seed{seed}.json"
         if path.is_file():
-            continue
-        piece = piece_fn(split, seed, config, cache_dir, bar)
+            made_with = json.loads(path.read_text()).get("config")
+            if made_with == _piece_config(config):
+                continue
+            bar.write(f"{path.name}: made with other parameters ({made_with}); running it again")
+        piece = {**piece_fn(split, seed, config, cache_dir, bar), "config": _piece_config(config)}
         _atomic_write(path, json.dumps(piece))
         ran.append(f"{split}_seed{seed}")
         _write_outputs(out, config, command, time.time() - t0, ran)
     return _write_outputs(out, config, command, time.time() - t0, ran)
+
+
+def _piece_config(config: MiniTransferConfig) -> dict:
+    """The parameters a piece depends on (all but which seeds and splits are run)."""
+    return {k: v for k, v in asdict(config).items() if k not in ("seeds", "splits")}
 
 
 def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, wall: float, ran: list) -> dict:
