@@ -30,7 +30,7 @@ def test_resume_skips_finished_pieces(tmp_path):
     calls: list = []
     config = tm.MiniTransferConfig(seeds=(0, 1))
     tm.run(tmp_path, config, cache=str(tmp_path / "cache"), command="test", piece_fn=_fake_piece(calls))
-    assert sorted(calls) == [("basic6", 0), ("basic6", 1), ("bcd", 0), ("bcd", 1)]
+    assert sorted(calls) == [("ab", 0), ("ab", 1), ("basic6", 0), ("basic6", 1), ("bcd", 0), ("bcd", 1)]
 
     calls.clear()
     tm.run(tmp_path, config, cache=str(tmp_path / "cache"), piece_fn=_fake_piece(calls))
@@ -49,6 +49,7 @@ def test_resume_skips_finished_pieces(tmp_path):
     tm.run(tmp_path, changed, cache=str(tmp_path / "cache"), piece_fn=_fake_piece(calls))
     assert calls == [("bcd", 0)]  # other parameters: that piece is not reused
     assert json.loads((tmp_path / "pieces" / "bcd_seed0.json").read_text())["config"]["grpo_steps"] == 7
+    assert tm._cells_for("ab") == {"id": (("A", 0), ("B", 0)), "compositional": (("AB", 0),)}
 
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert {r["axis"] for r in rows} == {"id", "exploratory", "compositional", "transformative"}
