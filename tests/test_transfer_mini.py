@@ -61,6 +61,8 @@ def test_resume_skips_finished_pieces(tmp_path):
     assert summary["exploratory"]["verdict"] == "reproduced"
     assert set(summary["exploratory"]["by_level"]) == {"1", "2", "3", "4"} and "gain by level" in summary["exploratory"]["why"]
     assert summary["compositional"]["after_pass1"] == pytest.approx(0.5)
+    # AB is tested after both basic6 and ab: the pairs of the two splits are kept apart
+    assert summary["compositional"]["n"] == 2 * 2 * (len(tm.AXES["compositional"]["train"]["basic6"]) + 1)
     assert summary["transformative"]["verdict"] == "reproduced"  # no gain: the paper's C14
     provenance = json.loads((tmp_path / "provenance.json").read_text())
     assert provenance["machine"]["cpu_count"] >= 1 and "params" in provenance

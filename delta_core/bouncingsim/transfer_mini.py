@@ -553,7 +553,7 @@ def summarise(rows: Sequence[dict]) -> dict:
             if r["axis"] != axis:
                 continue
             for i, v in enumerate(r["problem_pass1"]):
-                pairs.setdefault((r["seed"], r["test_family"], r["test_level"], i), {})[r["stage"]] = v
+                pairs.setdefault((r["seed"], r["test_family"], r["test_level"], i, r["train_split"]), {})[r["stage"]] = v
         both = [p for p in pairs.values() if "before" in p and "after" in p]
         if not both:
             continue
