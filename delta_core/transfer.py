@@ -6,9 +6,10 @@ The models are DELTA-mini's (`delta_core.grokking`): the base (SFT on the seen f
 the dense -> binary runs on the target family, one per seed. Each is evaluated on held-out problems of
 test families chosen by their relation to what RL trained (the paper's three axes, spec A.2.3):
 
-- exploratory: the same family at a harder level (longer patterns), e.g. ends_with/medium;
-- compositional: families whose automaton combines the RL-trained skill (scan with fall-backs, then
-  accept on an empty tape) with seen ones, e.g. not_contains (scan, accept on EMPTY);
+- exploratory: the same skill asked in other words / other has-type families: contains_ordered
+  (a subsequence: the same scan, without fall-backs) and contains_count (at least N of a colour);
+- compositional: families whose automaton combines the RL-trained skill (scan with fall-backs) with
+  a seen one (accept on an empty tape, from exact_sequence / ends_with): not_contains, regex_pattern;
 - transformative: families that need an idea no training family has (painting a marker colour and
   rewinding the tape: prepend_sequence; binary arithmetic: numerical_comparison).
 
@@ -30,9 +31,9 @@ from typing import Any, Sequence
 
 __all__ = ["TEST_FAMILIES", "evaluate_transfer", "summarize_transfer", "main"]
 
-# axis -> test family/level; chosen relative to DELTA-mini's target (ends_with/easy), see the docstring.
+# axis -> test family/level; chosen relative to DELTA-mini's target (contains_substring), see the docstring.
 TEST_FAMILIES: dict[str, list[str]] = {
-    "exploratory": ["ends_with/medium"],
+    "exploratory": ["contains_ordered/medium", "contains_count/medium"],
     "compositional": ["not_contains/easy", "regex_pattern/easy"],
     "transformative": ["prepend_sequence/easy", "numerical_comparison/easy"],
 }
@@ -95,7 +96,8 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
         row = {"axis": axis, "train_split": f"{exp.target} ({arm})", "test_family": spec, "seed": seed,
                "stage": stage, "n_problems": result["n_problems"], "k": k, "pass@1": result["pass@1"],
                "pass@k": result[f"pass@{k}"], "dense_mean": result["dense_mean"],
-               "per_problem_c": [p["c"] for p in result["per_problem"]], "time": time.time()}
+               "per_problem_c": [p["c"] for p in result["per_problem"]],
+               "problem_pass1": [p["c"] / p["n"] for p in result["per_problem"]], "time": time.time()}
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
@@ -141,11 +143,23 @@ PAPER_CLAIM = {
 }
 
 
+# One sentence per axis and outcome, shown beside the computed verdict in chapter 5.
+WHY = {
+    "exploratory": ("the gain's interval does not exclude zero: RL on contains_substring did not carry over to "
+                    "the other has-type wordings at this scale",
+                    "the gain's 95% interval is above zero"),
+    "compositional": ("the gain's interval does not exclude zero: the RL-trained scan was not recombined with the "
+                      "seen accept-on-empty skill", "the gain's 95% interval is above zero"),
+    "transformative": ("some transfer appeared where the paper finds none",
+                       "no gain, and after RL no problem of these families is solved (< 5% pass@1)"),
+}
+
+
 def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
     """Per axis: before / after pass@1 (means), the gain with a 95% interval, and a verdict."""
     out = Path(out)
     rows = _read_rows(out / "results.jsonl")
-    summary: dict[str, Any] = {"axes": {}}
+    summary: dict[str, Any] = {}
     for axis in TEST_FAMILIES:
         axis_rows = [r for r in rows if r["axis"] == axis]
         if not axis_rows:
@@ -158,7 +172,7 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
             verdict = "reproduced" if not positive and max(after, default=0) < 0.05 else "refuted"
         else:
             verdict = "reproduced" if positive else "not reproduced"
-        summary["axes"][axis] = {
+        summary[axis] = {
             "test_families": sorted({r["test_family"] for r in axis_rows}),
             "before_pass1": sum(before) / len(before) if before else None,
             "after_pass1": sum(after) / len(after) if after else None,
@@ -166,6 +180,7 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
             "n_after_seeds": len({r["seed"] for r in axis_rows if r["stage"] == "after"}),
             "paper_claim": PAPER_CLAIM[axis],
             "verdict": verdict,
+            "why": WHY[axis][verdict == "reproduced"] if axis in WHY else "",
         }
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
