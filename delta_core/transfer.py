@@ -83,6 +83,7 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
     for seed in seeds:
         final = Path(json.loads((mini / "runs" / f"{arm}_s{seed}" / "after.json").read_text()).get("model_dir", ""))
         models.append(("after", seed, final))
+    _in_distribution_rows(mini, exp, arm, seeds, rows, done, path)
     todo = [(axis, spec, stage, seed, model) for axis, specs in families.items() for spec in specs
             for stage, seed, model in models if (stage, seed, spec) not in done]
     for axis, spec, stage, seed, model in tqdm(todo, desc="transfer evaluations", disable=not progress):
@@ -106,6 +107,26 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
     return rows
 
 
+def _in_distribution_rows(mini: Path, exp: Any, arm: str, seeds: Sequence[int], rows: list, done: set, path: Path) -> None:
+    """Rows for the RL family itself (held-out problems), copied from DELTA-mini's saved evaluations:
+    the base's (`base_eval.json`, base_k samples) and each seed's after training (`after.json`)."""
+    sources = [("before", None, mini / "base_eval.json")]
+    sources += [("after", seed, mini / "runs" / f"{arm}_s{seed}" / "after.json") for seed in seeds]
+    for stage, seed, source in sources:
+        if (stage, seed, exp.target) in done or not source.exists():
+            continue
+        result = json.loads(source.read_text())["target"]
+        per = result["per_problem"]
+        row = {"axis": "in_distribution", "train_split": f"{exp.target} ({arm})", "test_family": exp.target,
+               "seed": seed, "stage": stage, "n_problems": len(per), "k": result["k"], "pass@1": result["pass@1"],
+               "pass@k": result[f"pass@{result['k']}"], "dense_mean": result["dense_mean"],
+               "per_problem_c": [p["c"] for p in per], "problem_pass1": [p["c"] / p["n"] for p in per],
+               "source": str(source.relative_to(mini)), "time": time.time()}
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        rows.append(row)
+
+
 def _gain_interval(rows: list[dict[str, Any]], k_samples: int, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean after-minus-before pass@1 and a 95% bootstrap interval, resampling problems (and seeds)."""
     import numpy as np
@@ -120,8 +141,8 @@ def _gain_interval(rows: list[dict[str, Any]], k_samples: int, resamples: int = 
     point = []
     by_family: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for family in sorted({r["test_family"] for r in rows}):
-        b = np.array([c / r["k"] for r in before if r["test_family"] == family for c in r["per_problem_c"]])
-        a = np.array([[c / r["k"] for c in r["per_problem_c"]] for r in after if r["test_family"] == family])
+        b = np.array([v for r in before if r["test_family"] == family for v in r["problem_pass1"]])
+        a = np.array([r["problem_pass1"] for r in after if r["test_family"] == family])
         by_family[family] = (b, a)
         point.append(a.mean() - b.mean())
     for _ in range(resamples):
@@ -136,7 +157,10 @@ def _gain_interval(rows: list[dict[str, Any]], k_samples: int, resamples: int = 
 
 
 # The paper's per-axis claims (paper-facts C12-C14) and what each verdict means at this scale.
+LEARNED = 0.05  # held-out pass@1 on the RL family below which transfer verdicts are "untested here"
+
 PAPER_CLAIM = {
+    "in_distribution": "RL learns the training family (the precondition of every transfer question)",
     "exploratory": "transfer shrinks with difficulty but stays positive at nearby tiers",
     "compositional": "strong transfer to unseen compositions of trained skills",
     "transformative": "no transfer (~0%)",
@@ -145,6 +169,8 @@ PAPER_CLAIM = {
 
 # One sentence per axis and outcome, shown beside the computed verdict in chapter 5.
 WHY = {
+    "in_distribution": ("the gain's interval does not exclude zero: RL did not learn the training family",
+                        "the gain's 95% interval is above zero"),
     "exploratory": ("the gain's interval does not exclude zero: RL on contains_substring did not carry over to "
                     "the other has-type wordings at this scale",
                     "the gain's 95% interval is above zero"),
@@ -160,7 +186,7 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
     out = Path(out)
     rows = _read_rows(out / "results.jsonl")
     summary: dict[str, Any] = {}
-    for axis in TEST_FAMILIES:
+    for axis in ("in_distribution", *TEST_FAMILIES):
         axis_rows = [r for r in rows if r["axis"] == axis]
         if not axis_rows:
             continue
@@ -168,7 +194,9 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
         after = [r["pass@1"] for r in axis_rows if r["stage"] == "after"]
         gain, low, high = _gain_interval(axis_rows, axis_rows[0]["k"])
         positive = low > 0
-        if axis == "transformative":
+        if axis == "in_distribution":
+            verdict = "reproduced" if positive else "not reproduced"
+        elif axis == "transformative":
             verdict = "reproduced" if not positive and max(after, default=0) < 0.05 else "refuted"
         else:
             verdict = "reproduced" if positive else "not reproduced"
@@ -182,6 +210,14 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
             "verdict": verdict,
             "why": WHY[axis][verdict == "reproduced"] if axis in WHY else "",
         }
+    # Transfer of a skill that RL did not learn is not a test of transfer: say so instead of a verdict.
+    learned = summary.get("in_distribution", {}).get("after_pass1")
+    if learned is not None and learned < LEARNED:
+        for axis in TEST_FAMILIES:
+            if axis in summary:
+                summary[axis]["verdict"] = "untested here"
+                summary[axis]["why"] = (f"RL did not learn its training family (held-out pass@1 after RL {learned:.2f} "
+                                        f"< {LEARNED}), so there was no learned skill to transfer")
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, out / "summary.json")

@@ -44,3 +44,15 @@ def test_a_torn_last_line_is_dropped(tmp_path):
     good = _row("exploratory", "contains_count/medium", "before", None, [0, 1])
     (tmp_path / "results.jsonl").write_text(json.dumps(good) + "\n" + '{"axis": "explor')
     assert transfer._read_rows(tmp_path / "results.jsonl") == [good]
+
+
+def test_no_verdict_on_transfer_when_rl_did_not_learn_its_own_family(tmp_path):
+    rows = [_row("in_distribution", "contains_substring/medium", "before", None, [0] * 6)]
+    rows += [_row("in_distribution", "contains_substring/medium", "after", s, [0] * 6) for s in (0, 1)]
+    rows += [_row("transformative", "prepend_sequence/easy", "before", None, [0] * 8)]
+    rows += [_row("transformative", "prepend_sequence/easy", "after", s, [0] * 8) for s in (0, 1)]
+    _write(tmp_path, rows)
+    summary = transfer.summarize_transfer(tmp_path)
+    assert summary["in_distribution"]["verdict"] == "not reproduced"
+    assert summary["transformative"]["verdict"] == "untested here"  # not "reproduced": nothing was learned
+    assert "did not learn" in summary["transformative"]["why"]
