@@ -72,7 +72,9 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
 
     mini, out = Path(mini), Path(out)
     exp = MiniExperiment.from_dict(json.loads((mini / "experiment.json").read_text()))
-    seeds = list(exp.seeds if seeds is None else seeds)
+    if seeds is None:  # every finished run of the arm (experiment.json may list only the last invocation's seeds)
+        seeds = sorted(int(d.name.rsplit("_s", 1)[1]) for d in (mini / "runs").glob(f"{arm}_s*") if (d / "after.json").exists())
+    seeds = list(seeds)
     families = test_families or TEST_FAMILIES
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
@@ -231,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="book/results/transfer/manufactoria")
     parser.add_argument("--problems", type=int, default=12, help="held-out problems per test family")
     parser.add_argument("--k", type=int, default=16, help="samples per problem")
-    parser.add_argument("--seeds", type=int, nargs="*", help="RL seeds to evaluate (default: the experiment's)")
+    parser.add_argument("--seeds", type=int, nargs="*", help="RL seeds to evaluate (default: every finished run)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     evaluate_transfer(args.mini, args.out, args.problems, args.k, seeds=args.seeds)

@@ -38,7 +38,7 @@ def test_seen_split_never_contains_the_target_family():
     exp = MiniExperiment()
     sft, held = grokking.seen_split(exp)
     assert {p.family for p in sft} == {s.split("/")[0] for s in exp.seen}
-    assert "ends_with" not in {p.family for p in sft}
+    assert exp.target.split("/")[0] not in {p.family for p in sft}
     assert all(len(v) == exp.seen_held_out for v in held.values())
 
 
@@ -101,3 +101,10 @@ def test_changed_settings_refuse_to_mix_into_old_results(tmp_path):
     grokking._write_json(tmp_path / "experiment.json", {**vars(MiniExperiment()), "max_steps": 7})
     with pytest.raises(ValueError, match="max_steps"):
         grokking.run_all(MiniExperiment(), tmp_path, steps=())
+
+
+def test_running_some_seeds_adds_to_the_record(tmp_path):
+    grokking.run_all(MiniExperiment(seeds=[0], arms=["dense"]), tmp_path, steps=())
+    grokking.run_all(MiniExperiment(seeds=[2], arms=["binary"]), tmp_path, steps=())
+    saved = json.loads((tmp_path / "experiment.json").read_text())
+    assert saved["seeds"] == [0, 2] and saved["arms"] == ["binary", "dense"]
