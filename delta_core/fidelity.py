@@ -402,6 +402,7 @@ def gain_interval(
     strong: float | None = None,
     margin: float = 0.0,
     caveat: str = "",
+    refute_below: float | None = None,
     before: str = "before_pass1",
     after: str = "after_pass1",
     low: str = "ci_low",
@@ -411,7 +412,9 @@ def gain_interval(
     expect="up" (transfer happens): reproduced when low > margin (and after >= `strong` if given; else
     partly), not reproduced when high < -margin. expect="none" (no transfer): reproduced when
     high < margin, not reproduced when low > margin. An interval across the line cannot decide:
-    untested here. `caveat`: what the measurement leaves out; it caps a reproduced status at partly."""
+    untested here. `caveat`: what the measurement leaves out; it caps a reproduced status at partly.
+    `refute_below` (expect="up"): not reproduced as soon as the interval rules out a gain of this size
+    (high < refute_below), the rule chapter 5 uses for "refuted"."""
     b, a = _number(data, join(key, before)), _number(data, join(key, after))
     lo, hi = _number(data, join(key, low)), _number(data, join(key, high))
     ours = f"pass@1 {_pct(b)} before RL, {_pct(a)} after; gain 95% CI [{lo:+.2f}, {hi:+.2f}]"
@@ -420,7 +423,7 @@ def gain_interval(
     if expect == "up":
         if lo > margin:
             status = REPRODUCED if strong is None or a >= strong else PARTLY
-        elif hi < -margin:
+        elif hi < (-margin if refute_below is None else refute_below):
             status = NOT_REPRODUCED
         else:
             return Result(ours, UNTESTED + " (the interval includes no gain: undecided at this scale)")

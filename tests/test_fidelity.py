@@ -434,3 +434,13 @@ def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
         "C14": "reproduced",
         "C15": "reproduced",  # seed 2: 90% -> 20%
     }
+
+
+def test_gain_interval_refutes_when_a_meaningful_gain_is_ruled_out():
+    from delta_core.fidelity import gain_interval
+
+    data = {"axis": {"before_pass1": 0.39, "after_pass1": 0.36, "ci_low": -0.06, "ci_high": 0.01}}
+    assert gain_interval(data, key="axis", expect="up").status.startswith("untested here")
+    assert gain_interval(data, key="axis", expect="up", refute_below=0.05).status == "not reproduced"
+    data["axis"].update(ci_low=0.02, ci_high=0.2)
+    assert gain_interval(data, key="axis", expect="up", refute_below=0.05).status == "reproduced"
