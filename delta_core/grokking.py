@@ -354,8 +354,9 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
 
 
 def _train_seconds(metrics: Path) -> float | None:
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    times = [r["time"] for r in records if "time" in r]
+    from .train import read_metrics
+
+    times = [r["time"] for r in read_metrics(metrics) if "time" in r]
     return round(max(times) - min(times), 1) if len(times) > 1 else None
 
 
@@ -375,13 +376,12 @@ def load_runs(out: str | os.PathLike) -> "Any":
     """All runs' metrics as two tidy pandas frames: (train lines, eval lines), with `arm` and `seed`."""
     import pandas as pd
 
+    from .train import read_metrics
+
     trains, evals = [], []
     for metrics in sorted(Path(out, "runs").glob("*_s*/metrics.jsonl")):
         arm, seed = metrics.parent.name.rsplit("_s", 1)
-        for line in metrics.read_text().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
+        for record in read_metrics(metrics):
             record.pop("trl", None)
             record.update(arm=arm, seed=int(seed))
             (evals if record.get("kind") == "eval" else trains).append(record)

@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .baseline import _drop_torn_tail
+from .train import read_metrics  # JSONL reader that skips a line torn by a kill
+
 __all__ = ["TEST_FAMILIES", "evaluate_transfer", "summarize_transfer", "main"]
 
 # axis -> test family/level; chosen relative to DELTA-mini's target (contains_substring), see the docstring.
@@ -50,18 +53,6 @@ def _problems(spec: str, n: int, seed: int) -> list[Any]:
     return problems[:n]
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a torn last line from a kill: dropped and redone
-            break
-    return rows
-
-
 def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_per_family: int = 12, k: int = 16,
                       arm: str = "dense_then_binary", seeds: Sequence[int] | None = None,
                       test_families: dict[str, list[str]] | None = None, progress: bool = True) -> list[dict[str, Any]]:
@@ -78,8 +69,8 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
     families = test_families or TEST_FAMILIES
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
-    rows = _read_rows(path)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # drop a torn tail before appending
+    _drop_torn_tail(path)  # a line cut short by a kill: appends must start on a fresh line
+    rows = read_metrics(path)
     done = {(r["stage"], r["seed"], r["test_family"]) for r in rows}
     models = [("before", None, mini / "base")]
     for seed in seeds:
@@ -186,7 +177,7 @@ WHY = {
 def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
     """Per axis: before / after pass@1 (means), the gain with a 95% interval, and a verdict."""
     out = Path(out)
-    rows = _read_rows(out / "results.jsonl")
+    rows = read_metrics(out / "results.jsonl")
     summary: dict[str, Any] = {}
     for axis in ("in_distribution", *TEST_FAMILIES):
         axis_rows = [r for r in rows if r["axis"] == axis]

@@ -43,7 +43,9 @@ def test_transfer_where_the_paper_finds_none_refutes_the_claim(tmp_path):
 def test_a_torn_last_line_is_dropped(tmp_path):
     good = _row("exploratory", "contains_count/medium", "before", None, [0, 1])
     (tmp_path / "results.jsonl").write_text(json.dumps(good) + "\n" + '{"axis": "explor')
-    assert transfer._read_rows(tmp_path / "results.jsonl") == [good]
+    transfer._drop_torn_tail(tmp_path / "results.jsonl")
+    assert transfer.read_metrics(tmp_path / "results.jsonl") == [good]
+    assert (tmp_path / "results.jsonl").read_text().endswith("\n")  # appends start on a fresh line
 
 
 def test_no_verdict_on_transfer_when_rl_did_not_learn_its_own_family(tmp_path):
