@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from .judge import judge
 
@@ -35,6 +35,8 @@ __all__ = [
     "score_completion",
     "score_batch",
     "judge_in_process",
+    "Schedule",
+    "SwitchAtStep",
     "make_reward",
     "dense_reward",
     "binary_reward",
@@ -128,32 +130,76 @@ def _log(log_metric: Callable[[str, float], None] | None, name: str, values: lis
 Scorer = Callable[[Sequence[Any], Sequence[Any]], tuple[list[float], list[float]]]
 
 
+class Schedule(Protocol):
+    """Where a dense -> binary schedule stands: `phase_at(step)` is "dense" or "binary"; `observe`
+    hears each dense step's batch mean (a threshold schedule switches on it). `delta_core.train`'s
+    `ScheduleState` is one, and it checkpoints itself."""
+
+    def phase_at(self, global_step: int) -> str: ...
+
+    def observe(self, global_step: int, dense_mean: float) -> None: ...
+
+
+class SwitchAtStep:
+    """The fixed schedule: dense before `switch_step` completed steps, binary from it on."""
+
+    def __init__(self, switch_step: int):
+        self.switch_step = switch_step
+
+    def phase_at(self, global_step: int) -> str:
+        return "binary" if global_step >= self.switch_step else "dense"
+
+    def observe(self, global_step: int, dense_mean: float) -> None:
+        pass
+
+
 def make_reward(
     kind: str = "dense",
     *,
     switch_step: int | None = None,
+    schedule: Schedule | None = None,
     judge_batch: JudgeBatch = judge_in_process,
     scorer: Scorer | None = None,
+    max_completion_length: int | None = None,
+    eos_id: int | None = None,
+    non_stop_penalty: bool = False,
 ) -> Callable[..., list[float]]:
     """A TRL reward function: `kind` "dense" (fraction of tests passed), "binary" (1.0 only if all
-    pass) or "scheduled" (dense before `switch_step`, binary from it on, reading
-    `trainer_state.global_step`), judged by `judge_batch`. Another domain passes its own `scorer`
+    pass) or "scheduled" (dense or binary by step, reading `trainer_state.global_step`), judged by
+    `judge_batch`. Another domain passes its own `scorer`
     (`(completions, ground_truth) -> (dense scores, binary scores)`; BouncingSim does).
+
+    A scheduled reward takes `switch_step` (dense before it, binary from it on) or a `schedule`
+    object (`Schedule`: the trainer's, which can also switch on a dense-mean threshold).
+
+    With `max_completion_length`, a completion whose `completion_ids` (TRL passes them) used every
+    token without ending in `eos_id` counts as truncated: the share is logged as `truncated_frac`,
+    and with `non_stop_penalty` such a completion scores 0 in both modes (spec A.3).
 
     The function is named `dense_reward` / `binary_reward` / `scheduled_reward` (TRL logs rewards
     under the function's name) and logs the batch means it does not return through `log_metric`:
     dense logs `binary_reward`, binary logs `dense_reward`, scheduled logs both and `reward_phase`
-    (0 dense, 1 binary).
+    (0 dense, 1 binary). After each call its `last_binary` attribute holds the batch's full-pass
+    flags (the trainer's replay buffer reads them).
     """
     if kind not in ("dense", "binary", "scheduled"):
         raise ValueError(f"kind={kind!r}: choose 'dense', 'binary' or 'scheduled'")
     if kind == "scheduled":
-        if isinstance(switch_step, bool) or not isinstance(switch_step, int) or switch_step < 0:
-            raise ValueError(
-                f"switch_step={switch_step!r}: must be an integer >= 0 (0 means binary from the start)"
-            )
-    elif switch_step is not None:
-        raise ValueError(f"switch_step is only for kind='scheduled' (got kind={kind!r})")
+        if (switch_step is None) == (schedule is None):
+            raise ValueError("kind='scheduled' needs exactly one of switch_step= (an int) or schedule= (a Schedule)")
+        if schedule is None:
+            if isinstance(switch_step, bool) or not isinstance(switch_step, int) or switch_step < 0:
+                raise ValueError(
+                    f"switch_step={switch_step!r}: must be an integer >= 0 (0 means binary from the start)"
+                )
+            schedule = SwitchAtStep(switch_step)
+    elif switch_step is not None or schedule is not None:
+        raise ValueError(f"switch_step and schedule are only for kind='scheduled' (got kind={kind!r})")
+    if non_stop_penalty and max_completion_length is None:
+        raise ValueError("non_stop_penalty=True needs max_completion_length (and eos_id) to tell truncation")
+
+    def truncated(ids: Any) -> bool:
+        return ids is not None and len(ids) >= max_completion_length and (not len(ids) or ids[-1] != eos_id)
 
     def reward(completions: Sequence[Any], ground_truth: Sequence[Any], **kwargs: Any) -> list[float]:
         state = kwargs.get("trainer_state")
@@ -167,6 +213,14 @@ def make_reward(
         else:
             dense, binary = score_batch(completions, ground_truth, judge_batch)
         log_metric = kwargs.get("log_metric")
+        if max_completion_length is not None:
+            ids = kwargs.get("completion_ids") or [None] * len(completions)
+            cut = [truncated(i) for i in ids]
+            if non_stop_penalty:
+                dense = [0.0 if c else d for d, c in zip(dense, cut)]
+                binary = [0.0 if c else b for b, c in zip(binary, cut)]
+            _log(log_metric, "truncated_frac", [1.0 if c else 0.0 for c in cut])
+        reward.last_binary = list(binary)  # type: ignore[attr-defined]
         if kind == "dense":
             _log(log_metric, "binary_reward", binary)
             return dense
@@ -175,14 +229,18 @@ def make_reward(
             return binary
         _log(log_metric, "dense_reward", dense)
         _log(log_metric, "binary_reward", binary)
-        phase_binary = state.global_step >= switch_step
+        phase = schedule.phase_at(state.global_step)
         if log_metric is not None:
-            log_metric("reward_phase", 1.0 if phase_binary else 0.0)
-        return binary if phase_binary else dense
+            log_metric("reward_phase", 1.0 if phase == "binary" else 0.0)
+        if phase == "dense" and dense:
+            schedule.observe(state.global_step, sum(dense) / len(dense))
+        return binary if phase == "binary" else dense
 
     reward.__name__ = reward.__qualname__ = f"{kind}_reward"
     reward.judge_batch = judge_batch  # type: ignore[attr-defined]
+    reward.last_binary = []  # type: ignore[attr-defined]
     if kind == "scheduled":
+        reward.schedule = schedule  # type: ignore[attr-defined]
         reward.switch_step = switch_step  # type: ignore[attr-defined]
     return reward
 

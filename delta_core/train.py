@@ -9,10 +9,10 @@ the small-scale settings that work on one GPU (LoRA) or on a CPU (tiny model), a
 the preset, and the command line overrides the file. `train(config)` is the same thing from Python.
 
 What it adds to TRL, and where:
-- rewards: `DeltaReward`, one reward function whose phase is `dense`, `binary`, or dense then binary
-  (at a fixed `switch_step`, or once the dense mean reaches `switch_threshold`; the step at which the
-  threshold fired is saved in every checkpoint and restored on `--resume`). Scores come from
-  `delta_core.rewards.score_completion`, the pair behind `dense_reward` / `binary_reward`.
+- rewards: `delta_core.rewards.make_reward("scheduled", schedule=ScheduleState(config))`, the same
+  reward function the library exports, whose phase is `dense`, `binary`, or dense then binary (at a
+  fixed `switch_step`, or once the dense mean reaches `switch_threshold`; the step at which the
+  threshold fired is saved in every checkpoint and restored on `--resume`).
 - logs: `MetricsLogger` appends one JSON line per step to `<output_dir>/metrics.jsonl` (fsync'ed; on
   resume the lines after the checkpoint are dropped, so no step is lost or doubled), and `PassKEval`
   adds `kind="eval"` lines with pass@1 / pass@k on held-out problems every `eval_steps`.
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from .passk import pass_at_k
-from .rewards import score_completion
+from .rewards import make_reward, score_completion
 
 __all__ = [
     "PAPER",
@@ -59,7 +59,6 @@ __all__ = [
     "load_config",
     "parse_cli",
     "build_datasets",
-    "DeltaReward",
     "ScheduleState",
     "ReplayBuffer",
     "MetricsLogger",
@@ -566,7 +565,7 @@ class ScheduleState:
         self.history: deque[float] = deque(maxlen=config.switch_window)  # recent dense means
 
     def phase_at(self, global_step: int) -> str:
-        """'binary' from `switch_step` completed steps on (the rule of `rewards.scheduled_reward`)."""
+        """'binary' from `switch_step` completed steps on (the rule of `rewards.SwitchAtStep`)."""
         return "binary" if self.switch_step is not None and global_step >= self.switch_step else "dense"
 
     def observe(self, global_step: int, dense_mean: float) -> None:
@@ -584,54 +583,6 @@ class ScheduleState:
         if self.schedule == "dense_then_binary" and self.threshold is not None:
             self.switch_step = saved.get("switch_step")
             self.history = deque(saved.get("history", []), maxlen=self.window)
-
-
-class DeltaReward:
-    """TRL reward function: pass rate (dense) or full pass (binary), by `ScheduleState`.
-
-    Args (TRL's contract): `completions`, the dataset column `ground_truth`, and `**kwargs` holding
-    `trainer_state`, `log_metric` and `completion_ids`. Logs `dense_reward`, `binary_reward`,
-    `reward_phase` (0 dense / 1 binary) and `truncated_frac`. With `non_stop_penalty`, a completion
-    that used all `max_completion_length` tokens without EOS scores 0 in both (spec A.3).
-    `last_binary` keeps the batch's full-pass flags for the replay buffer.
-    """
-
-    def __init__(self, schedule: ScheduleState, non_stop_penalty: bool, max_completion_length: int, eos_id: int | None):
-        self.schedule = schedule
-        self.non_stop_penalty = non_stop_penalty
-        self.max_completion_length = max_completion_length
-        self.eos_id = eos_id
-        self.last_binary: list[float] = []
-        self.__name__ = "delta"  # TRL names the metric rewards/<__name__>/mean
-
-    def _truncated(self, ids: Sequence[int] | None) -> bool:
-        if ids is None:
-            return False
-        return len(ids) >= self.max_completion_length and (len(ids) == 0 or ids[-1] != self.eos_id)
-
-    def __call__(self, completions, ground_truth, **kwargs) -> list[float]:
-        state = kwargs.get("trainer_state")
-        step = state.global_step if state is not None else 0
-        ids = kwargs.get("completion_ids") or [None] * len(completions)
-        dense, binary, truncated = [], [], []
-        for completion, tests, completion_ids in zip(completions, ground_truth, ids):
-            cut = self._truncated(completion_ids)
-            d, b = (0.0, 0.0) if cut and self.non_stop_penalty else score_completion(completion, tests)
-            dense.append(d)
-            binary.append(b)
-            truncated.append(1.0 if cut else 0.0)
-        phase = self.schedule.phase_at(step)
-        dense_mean = sum(dense) / len(dense)
-        log_metric = kwargs.get("log_metric")
-        if log_metric is not None:
-            log_metric("dense_reward", dense_mean)
-            log_metric("binary_reward", sum(binary) / len(binary))
-            log_metric("reward_phase", 1.0 if phase == "binary" else 0.0)
-            log_metric("truncated_frac", sum(truncated) / len(truncated))
-        if phase == "dense" and state is not None:
-            self.schedule.observe(step, dense_mean)
-        self.last_binary = binary
-        return binary if phase == "binary" else dense
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -948,7 +899,7 @@ def _trainer_class():
     class DeltaGRPOTrainer(GRPOTrainer):
         """TRL's GRPOTrainer plus the optional replay of successful groups (see `ReplayBuffer`)."""
 
-        def __init__(self, *args, replay: ReplayBuffer | None = None, delta_reward: DeltaReward | None = None,
+        def __init__(self, *args, replay: ReplayBuffer | None = None, delta_reward: Any = None,
                      replay_counts: dict | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.replay = replay
@@ -1119,7 +1070,15 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
-    reward = DeltaReward(schedule, config.non_stop_penalty, config.max_completion_length, tokenizer.eos_token_id)
+    # One reward function whatever the arm: the schedule decides the phase ("dense" never switches,
+    # "binary" is switched from step 0), so every run logs the same columns.
+    reward = make_reward(
+        "scheduled",
+        schedule=schedule,
+        max_completion_length=config.max_completion_length,
+        eos_id=tokenizer.eos_token_id,
+        non_stop_penalty=config.non_stop_penalty,
+    )
     MetricsLoggerCls, ScheduleCallbackCls, PassKEvalCls = _callback_classes()
     replay_counts: dict[int, int] = {}
     logger = MetricsLoggerCls(metrics_path, schedule, replay_counts)

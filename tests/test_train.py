@@ -122,7 +122,8 @@ ACCEPT_ALL = "START start:\n    NEXT end\nEND end"
 
 
 def test_reward_phases_follow_switch_step():
-    reward = T.DeltaReward(T.ScheduleState(cfg(switch_step=2)), True, 16, eos_id=0)
+    reward = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(switch_step=2)), max_completion_length=16,
+                           eos_id=0, non_stop_penalty=True)
     logged = {}
     for step, expected in [(1, 0.5), (2, 0.0)]:
         out = reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=step), log_metric=logged.__setitem__)
@@ -131,9 +132,24 @@ def test_reward_phases_follow_switch_step():
 
 
 def test_non_stop_penalty_zeroes_truncated_completions():
-    reward = T.DeltaReward(T.ScheduleState(cfg(schedule="dense", switch_step=None)), True, 3, eos_id=9)
-    state = SimpleNamespace(global_step=0)
-    assert reward([ACCEPT_ALL, ACCEPT_ALL], [TESTS, TESTS], trainer_state=state, completion_ids=[[1, 2, 3], [1, 9]]) == [0.0, 0.5]
+    reward = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(schedule="dense", switch_step=None)),
+                           max_completion_length=3, eos_id=9, non_stop_penalty=True)
+    state, logged = SimpleNamespace(global_step=0), {}
+    assert reward([ACCEPT_ALL, ACCEPT_ALL], [TESTS, TESTS], trainer_state=state, completion_ids=[[1, 2, 3], [1, 9]],
+                  log_metric=logged.__setitem__) == [0.0, 0.5]
+    assert logged["truncated_frac"] == 0.5 and reward.last_binary == [0.0, 0.0]
+    # without the penalty the truncated completion keeps its score; the share is still logged
+    lenient = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(schedule="dense", switch_step=None)),
+                            max_completion_length=3, eos_id=9)
+    assert lenient([ACCEPT_ALL], [TESTS], trainer_state=state, completion_ids=[[1, 2, 3]]) == [0.5]
+
+
+def test_threshold_schedule_switches_through_the_reward():
+    schedule = T.ScheduleState(cfg(switch_step=None, switch_threshold=0.5, switch_window=1))
+    reward = T.make_reward("scheduled", schedule=schedule)
+    assert reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=4)) == [0.5]  # dense, observed
+    assert schedule.switch_step == 5
+    assert reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=5)) == [0.0]  # binary now
 
 
 def test_baselines_never_switch():
