@@ -232,9 +232,7 @@ def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int
     import torch
 
     from .models import load_model
-    from .passk import pass_at_k
-    from .rewards import extract_program, score_completion
-    from .train import _hf_generate, _rows
+    from .train import _hf_generate, _rows, score_samples
 
     torch.set_num_threads(exp.cpu_threads)
     loaded = load_model(str(model_dir))
@@ -243,34 +241,7 @@ def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int
     texts = [loaded.tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
     torch.manual_seed(seed)
     samples = _hf_generate(loaded.model, loaded.tokenizer, texts, k, config)
-    per_problem, examples = [], []
-    for problem, row, completions in zip(problems, rows, samples):
-        scores = [score_completion(c, row["ground_truth"]) for c in completions]
-        correct = sum(int(b >= 1.0) for _, b in scores)
-        per_problem.append(
-            {
-                "id": row.get("id"),
-                "criteria": problem.criteria,
-                "n": len(scores),
-                "c": correct,
-                "dense_mean": sum(d for d, _ in scores) / len(scores),
-                "dense_max": max(d for d, _ in scores),
-            }
-        )
-        if len(examples) < keep_examples:
-            for completion, (_, full) in zip(completions, scores):
-                if full >= 1.0:
-                    examples.append({"criteria": problem.criteria, "program": extract_program(completion)})
-                    break
-    result: dict[str, Any] = {"n_problems": len(per_problem), "k": k}
-    for kk in sorted({1, k}):
-        result[f"pass@{kk}"] = sum(pass_at_k(p["n"], p["c"], kk) for p in per_problem) / len(per_problem)
-    result["dense_mean"] = sum(p["dense_mean"] for p in per_problem) / len(per_problem)
-    result["problems_with_a_full_pass"] = sum(p["c"] > 0 for p in per_problem)
-    result["per_problem"] = per_problem
-    if keep_examples:
-        result["examples"] = examples
-    return result
+    return score_samples(rows, samples, k, criteria=[p.criteria for p in problems], keep_examples=keep_examples)
 
 
 def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from .passk import pass_at_k
-from .rewards import make_reward, score_completion
+from .rewards import completion_text, extract_program, make_reward, score_completion
 
 __all__ = [
     "PAPER",
@@ -861,8 +861,41 @@ def _hf_generate(model, tokenizer, texts: list[str], n: int, config: TrainConfig
     return out
 
 
+def score_samples(rows: Sequence[dict[str, Any]], samples: Sequence[Sequence[Any]], k: int,
+                  criteria: Sequence[str] | None = None, keep_examples: int = 0) -> dict[str, Any]:
+    """Judge `samples` (the completions drawn for each of `rows`, dataset rows with `ground_truth`):
+    pass@1 and pass@k (unbiased, over each problem's n samples), the dense mean, the number of problems
+    with a full pass, one record per problem (`id`, `criteria`, `n`, `c`, `dense_mean`, `dense_max`),
+    and, with `keep_examples`, the first full-pass program of up to that many problems."""
+    per_problem, examples = [], []
+    for i, (row, completions) in enumerate(zip(rows, samples)):
+        scores = [score_completion(c, row["ground_truth"]) for c in completions]
+        correct = sum(int(b >= 1.0) for _, b in scores)
+        record = {"id": row.get("id"), "n": len(scores), "c": correct,
+                  "dense_mean": sum(d for d, _ in scores) / len(scores), "dense_max": max(d for d, _ in scores)}
+        if criteria is not None:
+            record = {"id": record.pop("id"), "criteria": criteria[i], **record}
+        per_problem.append(record)
+        if len(examples) < keep_examples:
+            for completion, (_, full) in zip(completions, scores):
+                if full >= 1.0:
+                    examples.append({"criteria": criteria[i] if criteria is not None else row.get("id"),
+                                     "program": extract_program(completion_text(completion))})
+                    break
+    result: dict[str, Any] = {"n_problems": len(per_problem), "k": k}
+    for kk in sorted({1, k}):
+        result[f"pass@{kk}"] = sum(pass_at_k(p["n"], p["c"], kk) for p in per_problem) / len(per_problem)
+    result["dense_mean"] = sum(p["dense_mean"] for p in per_problem) / len(per_problem)
+    result["problems_with_a_full_pass"] = sum(p["c"] > 0 for p in per_problem)
+    result["per_problem"] = per_problem
+    if keep_examples:
+        result["examples"] = examples
+    return result
+
+
 def evaluate_pass_at_k(model, tokenizer, dataset, config: TrainConfig, seed: int = 0, generate=None) -> dict[str, Any]:
-    """Sample `eval_k` completions per problem of `dataset`; mean pass rate, pass@1 and pass@k (unbiased)."""
+    """Sample `eval_k` completions per problem of `dataset`; mean pass rate, pass@1 and pass@k (unbiased).
+    The metric line's keys; `score_samples` has the per-problem detail."""
     import torch
 
     generate = generate or _hf_generate
@@ -874,18 +907,9 @@ def evaluate_pass_at_k(model, tokenizer, dataset, config: TrainConfig, seed: int
     with torch.random.fork_rng(devices=[]):  # do not disturb the training RNG stream
         torch.manual_seed(config.seed * 100_003 + seed)
         samples = generate(model, tokenizer, texts, k, config)
-    dense, passes, ks = [], [], sorted({1, k})
-    per_k = {kk: [] for kk in ks}
-    for row, completions in zip(rows, samples):
-        scores = [score_completion(c, row["ground_truth"]) for c in completions]
-        correct = sum(int(b >= 1.0) for _, b in scores)
-        dense.append(sum(d for d, _ in scores) / len(scores))
-        passes.append(correct)
-        for kk in ks:
-            per_k[kk].append(pass_at_k(len(scores), correct, kk))
-    result = {"n_problems": len(rows), "k": k, "eval_dense_mean": sum(dense) / len(dense)}
-    for kk in ks:
-        result[f"pass@{kk}"] = sum(per_k[kk]) / len(per_k[kk])
+    scored = score_samples(rows, samples, k)
+    result = {"n_problems": scored["n_problems"], "k": k, "eval_dense_mean": scored["dense_mean"]}
+    result.update({key: value for key, value in scored.items() if key.startswith("pass@")})
     return result
 
 
