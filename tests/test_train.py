@@ -307,3 +307,17 @@ def test_no_rise_with_zero_learning_rate(warm_model, tmp_path):
     curve = _dense_curve(warm_model, tmp_path / "frozen", lr=0.0)
     first, last = sum(curve[:3]) / 3, sum(curve[-3:]) / 3
     assert not last > first + 0.08, f"reward rose without learning: {curve}"
+
+
+def test_score_samples_counts_full_passes_per_problem():
+    rows = [{"id": "p0", "ground_truth": TESTS}, {"id": "p1", "ground_truth": TESTS}]
+    # an accept-all program passes 1 of 2 tests; a program that accepts only R (rejects B) passes both
+    accept_r = "START start:\n    NEXT p\nPULLER_RB p:\n    [R] end\nEND end"
+    fence = "```\n{}\n```".format
+    samples = [[fence(ACCEPT_ALL), fence(accept_r), fence(accept_r), "no program"], [fence(ACCEPT_ALL)] * 4]
+    scored = T.score_samples(rows, samples, 4, criteria=["a", "b"], keep_examples=2)
+    assert [p["c"] for p in scored["per_problem"]] == [2, 0]
+    assert scored["per_problem"][0]["dense_mean"] == pytest.approx((0.5 + 1 + 1 + 0) / 4)
+    assert scored["pass@1"] == pytest.approx((2 / 4 + 0) / 2) and scored["pass@4"] == pytest.approx(0.5)
+    assert scored["problems_with_a_full_pass"] == 1
+    assert scored["examples"] == [{"criteria": "a", "program": accept_r}]
