@@ -106,6 +106,7 @@ class TrainConfig:
     dtype: str = "float32"  # cpu back-end weights; the unsloth back-end uses bf16
     cpu_threads: int | None = None  # cpu back-end: torch threads (1 avoids oversubscription on a busy machine)
     load_in_4bit: bool = False  # unsloth only: QLoRA
+    use_vllm: bool = True  # unsloth only: vLLM generates the rollouts (False: Unsloth's model.generate)
     gpu_memory_utilization: float = 0.6  # unsloth only: the share of the GPU vLLM may take
     max_seq_length: int = 4096  # unsloth only: prompt + completion budget given to Unsloth / vLLM
 
@@ -944,7 +945,7 @@ def _trainer_class():
     return DeltaGRPOTrainer
 
 
-def _require_unsloth() -> None:
+def _require_unsloth(config: TrainConfig) -> None:
     """Fail clearly, before importing anything heavy, when the unsloth back-end cannot run here."""
     import torch
 
@@ -953,12 +954,16 @@ def _require_unsloth() -> None:
             "backend='unsloth' needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
             "use backend='cpu' (e.g. --preset cpu_tiny) on this machine"
         )
-    for package in ("unsloth", "vllm"):
+    packages = ("unsloth", "vllm") if config.use_vllm else ("unsloth",)
+    for package in packages:
         if importlib.util.find_spec(package) is None:
+            hint = " or set use_vllm=false (rollouts from Unsloth's model.generate)" if package == "vllm" else ""
             raise BackendUnavailableError(
-                f"backend='unsloth' needs the `{package}` package: pip install unsloth vllm (on a CUDA machine)"
+                f"backend='unsloth' needs the `{package}` package: pip install {' '.join(packages)} "
+                f"(on a CUDA machine){hint}"
             )
-    if "trl" in sys.modules:
+    # Unsloth patches trl when it is imported first; trl imported without unsloth would stay unpatched.
+    if "trl" in sys.modules and "unsloth" not in sys.modules:
         raise BackendUnavailableError(
             "backend='unsloth': trl is already imported in this process, but unsloth must be imported before trl "
             "to patch it; start a fresh process (python -m delta_core.train ...)"
@@ -978,7 +983,7 @@ def _grpo_args(config: TrainConfig, has_eval: bool):
     gpu = config.backend == "unsloth"
     extra: dict[str, Any] = {}
     if gpu:
-        extra.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=config.gpu_memory_utilization,
+        extra.update(use_vllm=config.use_vllm, vllm_mode="colocate", vllm_gpu_memory_utilization=config.gpu_memory_utilization,
                      bf16=True)
     else:
         extra.update(use_cpu=True, bf16=False)
@@ -1049,7 +1054,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
 
     # 1. The model: unsloth (GPU) must be imported before trl; the cpu path never imports it.
     if config.backend == "unsloth":
-        _require_unsloth()
+        _require_unsloth(config)
         from . import train_gpu  # imports unsloth, then nothing from trl
 
         model, tokenizer = train_gpu.load_model_and_tokenizer(config)

@@ -2,10 +2,11 @@
 
 Importing this module imports `unsloth` first, as Unsloth requires (it patches transformers, peft and
 trl when imported before them). `delta_core.train` imports it only for `backend="unsloth"`, after
-checking that CUDA, unsloth and vllm are present and that trl is not imported yet; the CPU path never
-imports it. Written against Unsloth's documented GRPO recipe (`from_pretrained(..., fast_inference=True,
+checking that CUDA and unsloth (and vllm, unless `use_vllm=False`) are present and that trl was not
+imported before unsloth; the CPU path never imports it. Written against Unsloth's documented GRPO recipe (`from_pretrained(..., fast_inference=True,
 max_lora_rank=r, gpu_memory_utilization=...)`, then `get_peft_model(...)`, then TRL's GRPOTrainer with
-`use_vllm=True`); it has not been run in this repository's CI, which has no GPU.
+`use_vllm=True`); with `TrainConfig.use_vllm=False` the rollouts come from Unsloth's `model.generate`
+instead (no vLLM engine). It has not been run in this repository's CI, which has no GPU.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ def model_location(spec) -> str:
 
 
 def load_model_and_tokenizer(config):
-    """The model with LoRA adapters attached and a vLLM engine for generation (`model.vllm_engine`)."""
+    """The model with LoRA adapters attached and, with `config.use_vllm`, a vLLM engine for generation
+    (`model.vllm_engine`)."""
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=model_location(config.model),
         max_seq_length=config.max_seq_length,
         load_in_4bit=config.load_in_4bit,
-        fast_inference=True,  # vLLM generates the GRPO rollouts
+        fast_inference=config.use_vllm,  # vLLM generates the GRPO rollouts (else model.generate)
         max_lora_rank=config.lora_rank,
         gpu_memory_utilization=config.gpu_memory_utilization,
     )

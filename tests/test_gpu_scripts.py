@@ -270,9 +270,10 @@ assert train_gpu.model_location(str(gguf)) == str(target)
 assert train_gpu.model_location("Org/some-model") == "Org/some-model"
 from types import SimpleNamespace
 config = SimpleNamespace(model=str(gguf), max_seq_length=64, load_in_4bit=False, lora_rank=8, lora_alpha=None,
-                         gpu_memory_utilization=0.5, gradient_checkpointing=False, seed=0)
+                         gpu_memory_utilization=0.5, gradient_checkpointing=False, seed=0, use_vllm=False)
 train_gpu.load_model_and_tokenizer(config)
 assert train_gpu.FastLanguageModel.seen["model_name"] == str(target)
+assert train_gpu.FastLanguageModel.seen["fast_inference"] is False  # use_vllm=False: no vLLM engine
 try:
     train_gpu.model_location({str(tmp_path / "missing.gguf")!r})
 except models.ModelUnavailableError:

@@ -112,6 +112,26 @@ def test_unsloth_without_cuda_is_a_clear_error(tmp_path):
     assert "unsloth" not in sys.modules and "vllm" not in sys.modules
 
 
+def test_unsloth_needs_vllm_only_when_use_vllm(monkeypatch, tmp_path):
+    import importlib.util
+    import types
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "vllm" else object() if name == "unsloth" else real_find_spec(name, *a))
+    monkeypatch.setitem(sys.modules, "unsloth", types.ModuleType("unsloth"))  # as if imported first, as it must be
+    with pytest.raises(T.BackendUnavailableError, match="`vllm`.*use_vllm=false"):
+        T._require_unsloth(cfg(backend="unsloth", lora_rank=8, output_dir=str(tmp_path)))
+    T._require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))  # no error
+    monkeypatch.delitem(sys.modules, "unsloth")
+    monkeypatch.setitem(sys.modules, "trl", sys.modules.get("trl") or types.ModuleType("trl"))
+    with pytest.raises(T.BackendUnavailableError, match="before trl"):  # trl without unsloth before it
+        T._require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))
+
+
 # ---------------------------------------------------------------- rewards, schedule
 
 TESTS = [

@@ -12,8 +12,8 @@ reads it, so `passk` evaluates the held-out split that `train` holds out (same f
   tokens/s, samples/s -> the --profile JSON) and `TimeBudget` (stops cleanly after --time-budget
   seconds, so the run ends inside one device call). With backend=unsloth and no vLLM importable (the
   device image: vllm 0.31.0 pins torch 2.13.0, the image has 2.11.0), it runs Unsloth without vLLM:
-  `fast_inference=False` and TRL's `use_vllm=False`, so rollouts come from `model.generate` (see
-  `_without_vllm`). Nothing else differs from `python -m delta_core.train`.
+  `TrainConfig.use_vllm=False` (Unsloth's `fast_inference=False`, TRL's `use_vllm=False`), so rollouts
+  come from `model.generate`. Nothing else differs from `python -m delta_core.train`.
 - `passk` samples k completions per held-out problem: with vLLM when it is importable and a GPU is
   there (`delta_core.sampling.VLLMSampler`), else with `model.generate` on the GPU (or the CPU) through
   `delta_core.train.evaluate_pass_at_k`, the evaluator the training run itself logs with.
@@ -25,6 +25,7 @@ On the CPU path nothing here imports unsloth or vllm.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -353,31 +354,6 @@ def _callbacks(config, profile_path: str, time_budget: float | None):
     return Profile(), TimeBudget()
 
 
-def _without_vllm(train_module) -> None:
-    """Run the unsloth back-end without vLLM: Unsloth's `fast_inference=False` (no vLLM engine) and
-    TRL's `use_vllm=False` (rollouts from `model.generate`). `delta_core.train` requires vLLM for
-    backend='unsloth'; these three rebinds (this process only) are the whole difference."""
-    from delta_core import train_gpu  # imports unsloth first, before trl
-
-    base = train_gpu.FastLanguageModel
-
-    class FastLanguageModelNoVLLM(base):
-        @staticmethod
-        def from_pretrained(*args, **kwargs):
-            kwargs["fast_inference"] = False
-            return base.from_pretrained(*args, **kwargs)
-
-    grpo_args = train_module._grpo_args
-
-    def grpo_args_no_vllm(config, has_eval):
-        args = grpo_args(config, has_eval)
-        args.use_vllm = False
-        return args
-
-    train_gpu.FastLanguageModel = FastLanguageModelNoVLLM
-    train_module._grpo_args = grpo_args_no_vllm
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from delta_core import train as T
 
@@ -389,17 +365,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("unsloth") is None:
             raise SystemExit("train: backend=unsloth needs unsloth (scripts/gpu/device_step.sh install)")
         use_vllm = args.vllm == "on" or (args.vllm == "auto" and importlib.util.find_spec("vllm") is not None)
+        config = dataclasses.replace(config, use_vllm=use_vllm)  # False: Unsloth's model.generate
         # Unsloth first, then anything that imports transformers / trl (our callbacks included).
-        # Checked just above. Importing unsloth imports trl, which _require_unsloth would take for trl
-        # imported too early (it guards against trl before unsloth, not after).
-        T._require_unsloth = lambda: None
-        if use_vllm:
-            from delta_core import train_gpu  # noqa: F401
+        from delta_core import train_gpu  # noqa: F401
 
-            vllm_mode = "vllm (fast_inference)"
-        else:
-            _without_vllm(T)
-            vllm_mode = "off: Unsloth model.generate"
+        vllm_mode = "vllm (fast_inference)" if use_vllm else "off: Unsloth model.generate"
     profile, budget = _callbacks(config, args.profile, args.time_budget)
     summary = T.train(config, resume=resume, callbacks=[profile, budget])
     summary.pop("trainer", None)
