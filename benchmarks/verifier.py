@@ -2,7 +2,7 @@
 
     python benchmarks/verifier.py                 # the benchmark (< 1 min on 2 cores)
     python benchmarks/verifier.py --requests 600  # a bigger workload
-    python benchmarks/verifier.py --fuzz 100000   # the documented 100k fuzz run (delta_core.fuzz)
+    python benchmarks/verifier.py --fuzz 100000   # the documented 100k fuzz run (benchmarks/fuzz.py)
 
 The workload is fixed and seeded (`--seed`, default 0): about 1/3 acceptors (starts-with, ends-with,
 contains, exactly, parity; 4-10 nodes), 1/3 transducers judged with check_output=True (append, and
@@ -408,7 +408,7 @@ def benchmark(n_requests: int, seed: int, repeats: int, workers: int | None) -> 
 
 
 def fuzz(n_programs: int, seed: int) -> int:
-    from delta_core.fuzz import fuzz_judge
+    from fuzz import fuzz_judge  # benchmarks/fuzz.py, beside this script
 
     start = time.perf_counter()
     report = fuzz_judge(n_programs, seed, progress=True)

@@ -1,16 +1,22 @@
 """delta_core: the library behind the DELTA Notebook Book.
 
-Import what you need from its modules; nothing heavy (torch, transformers) is imported here.
+Importing `delta_core` imports only the DSL (standard library only); everything else is a module or
+package to import when needed. Bottom to top (a layer imports only the layers below it; see
+tests/test_layering.py):
 
-- `delta_core.dsl`: the Manufactoria DSL (`parse_program`, `run_program`)
-- `delta_core.judge`: the verifier (`judge`, `judge_many`, CLI `python -m delta_core.judge`); not
-  re-exported here, so that `delta_core.judge` stays the module
-- `delta_core.rewards`: TRL reward functions (`dense_reward`, `binary_reward`, `scheduled_reward`)
-- `delta_core.render`: pictures and traces of programs for notebooks
+- `dsl`, `engine`, `judge`: the Manufactoria DSL, its interpreters and the verifier
+- `tasks`: the problem families, levels, ensembles, prompts and exports
+- `passk`, `artifacts`: the pass@k estimator; files written so a kill never loses them
+- `rewards`: TRL reward functions, the dense -> binary `Schedule`, judging back-ends
+- `bouncingsim`: the physics domain (oracle, tasks, sandbox, scoring)
+- `render`: pictures and traces of programs for notebooks
+- `models`, `mini`, `sampling`: loading models, the tiny CPU Llama, sampling k completions and pass@k
+- `train`: the GRPO-with-schedule trainer on TRL
+- `experiments`: the book's experiments (baseline, DELTA-mini, transfer, fidelity), built on the above
+- `serve`: the verifier as an HTTP service
 """
 
 from .dsl import DSLSyntaxError, ExecutionResult, Program, parse_program, run_program
-from .rewards import binary_reward, dense_reward, extract_program, scheduled_reward
 
 __version__ = "0.1.0"
 
@@ -20,8 +26,4 @@ __all__ = [
     "Program",
     "parse_program",
     "run_program",
-    "extract_program",
-    "dense_reward",
-    "binary_reward",
-    "scheduled_reward",
 ]

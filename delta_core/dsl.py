@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "COLOURS",
     "MAX_PATH",
+    "NODE_TYPES",
     "NodeType",
     "Node",
     "Program",
@@ -60,6 +61,9 @@ class NodeType(str, enum.Enum):
         """Colours a puller consumes (its pair), or the one colour a painter paints."""
         return _NODE_COLOURS[self]
 
+
+# The DSL's node-type keywords, in declaration order: the one list that tasks.base and mini derive from.
+NODE_TYPES: tuple[str, ...] = tuple(t.value for t in NodeType)
 
 _NODE_COLOURS = {
     NodeType.START: (),
@@ -103,7 +107,10 @@ class Program:
 
 class DSLSyntaxError(ValueError):
     """A program the reference parser rejects. `str(err)` starts with `Line N:` (when the error has a
-    line) followed by the reference's message; `hint` says how to fix it, where we can tell."""
+    line) followed by the reference's message; `hint` says how to fix it, where we can tell.
+
+    `line` is the reference's: lines are counted after a bare ``` fence line is dropped, and a bad
+    route of a puller, START or painter carries its node's declaration line (the hint names its own)."""
 
     def __init__(self, message: str, line: int | None = None, hint: str | None = None):
         self.line = line
@@ -146,12 +153,14 @@ def _is_route_line(raw: str) -> bool:
 def _code_lines(text: str) -> list[tuple[int, str]]:
     """(1-based line number, raw line) of the lines the parser looks at."""
     lines = text.strip().split("\n")
-    numbered = list(enumerate(lines, start=1))
     # Quirk: only a *bare* ``` first/last line is dropped; ```manufactoria stays and fails to parse.
-    if numbered and numbered[0][1].strip() == "```":
-        numbered = numbered[1:]
-    if numbered and numbered[-1][1].strip() == "```":
-        numbered = numbered[:-1]
+    if lines and lines[0].strip() == "```":
+        lines = lines[1:]
+    if lines and lines[-1].strip() == "```":
+        lines = lines[:-1]
+    # Quirk: lines are numbered *after* the fences are dropped, so with a leading ``` line every error
+    # names the line one above the one in the text. Blank and comment lines keep their numbers.
+    numbered = enumerate(lines, start=1)
     return [(n, raw) for n, raw in numbered if raw.strip() and not raw.strip().startswith("#")]
 
 
@@ -166,7 +175,7 @@ def _declaration_hint(stripped: str) -> str | None:
     spaced_colon = re.fullmatch(r"(\w+)\s+(\w+)\s+:.*", stripped)
     if spaced_colon:
         return f"no space between the id and the colon: write '{spaced_colon[1]} {spaced_colon[2]}:'"
-    return "a declaration is 'TYPE id:' with TYPE one of " + ", ".join(t.value for t in NodeType)
+    return "a declaration is 'TYPE id:' with TYPE one of " + ", ".join(NODE_TYPES)
 
 
 def parse_program(text: str) -> Program:
@@ -215,7 +224,7 @@ def parse_program(text: str) -> Program:
         i += 1
         while i < len(lines) and _is_route_line(lines[i][1]):
             route_line_no, route_raw = lines[i]
-            routes.append(_parse_route(node_type, node_id, route_raw.strip(), route_line_no))
+            routes.append(_parse_route(node_type, node_id, route_raw.strip(), line_no, route_line_no))
             i += 1
 
         if node_type in (NodeType.START,) or node_type.is_painter:
@@ -241,31 +250,37 @@ def parse_program(text: str) -> Program:
     return Program(nodes, source=text)
 
 
-def _parse_route(node_type: NodeType, node_id: str, stripped: str, line_no: int) -> tuple[str, str]:
+def _parse_route(
+    node_type: NodeType, node_id: str, stripped: str, header_line: int, route_line: int
+) -> tuple[str, str]:
+    """One route of the node declared on `header_line`; the route itself is on `route_line`."""
     if node_type is NodeType.END:
-        raise DSLSyntaxError("END nodes cannot have routes", line_no, "unindent the next declaration")
+        raise DSLSyntaxError("END nodes cannot have routes", route_line, "unindent the next declaration")
+    # Quirk: an invalid route of a puller, START or painter is reported at its node's declaration
+    # line, not at its own; the hint names the route's line.
+    where = f"the route on line {route_line}"
     if node_type.is_puller:
         match = _PULLER_ROUTE.fullmatch(stripped)
         allowed = _PULLER_CONDITIONS[node_type]
         if not match:
             raise DSLSyntaxError(
                 f"Invalid route for {node_type.value} node '{node_id}': {stripped!r}",
-                line_no,
-                f"puller routes look like '[{allowed[0]}] target'",
+                header_line,
+                f"{where}: puller routes look like '[{allowed[0]}] target'",
             )
         condition, target = match.group(1), match.group(2)
         if condition not in allowed:
             raise DSLSyntaxError(
-                f"Invalid condition '{condition}' for {node_type.value}", line_no,
-                f"{node_type.value} accepts only " + ", ".join(allowed),
+                f"Invalid condition '{condition}' for {node_type.value}", header_line,
+                f"{where}: {node_type.value} accepts only " + ", ".join(allowed),
             )
         return condition, target
     match = _NEXT_ROUTE.fullmatch(stripped)
     if not match:
         raise DSLSyntaxError(
             f"Invalid route for {node_type.value} node '{node_id}': {stripped!r}",
-            line_no,
-            "START and painter nodes take one route 'NEXT target'",
+            header_line,
+            f"{where}: START and painter nodes take one route 'NEXT target'",
         )
     return "NEXT", match.group(1)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,20 +47,12 @@ __all__ = [
     "warm_start",
 ]
 
-# DSL keywords come first so that `END` in `END end` is one token and not `E`, `N`, `D`.
-_KEYWORDS = (
-    "PULLER_RB",
-    "PULLER_YG",
-    "PAINTER_RED",
-    "PAINTER_BLUE",
-    "PAINTER_YELLOW",
-    "PAINTER_GREEN",
-    "START",
-    "END",
-    "NEXT",
-    "EMPTY",
-    "NONE",
-)
+# DSL keywords come first so that `END` in `END end` is one token and not `E`, `N`, `D`. The node types
+# come from dsl.NODE_TYPES, pullers and painters before START and END (the order of the regex's
+# alternatives, kept so the tokenizer stays byte-identical), then the route words.
+from .dsl import NODE_TYPES as _NODE_TYPES
+
+_KEYWORDS = tuple(sorted(_NODE_TYPES, key=lambda name: name in ("START", "END"))) + ("NEXT", "EMPTY", "NONE")
 # One piece of text per match, tried left to right; the last alternative takes any other character.
 PRETOKENIZE = (
     r"    "  # the DSL's indent
@@ -160,14 +153,19 @@ def vocabulary() -> list[str]:
     return list(SPECIAL_TOKENS) + sorted(pieces - set(SPECIAL_TOKENS))
 
 
-def build_tokenizer():
-    """A `transformers` fast tokenizer over `vocabulary()`, with the chat template, pad and EOS set."""
+def build_tokenizer(pieces: Iterable[str] | None = None, pretokenize: str = PRETOKENIZE):
+    """A word-level `transformers` fast tokenizer, with the chat template, pad and EOS set.
+
+    Its vocabulary is `vocabulary()` (the Manufactoria tasks') unless `pieces` are given: then the
+    special tokens followed by the sorted pieces, split off the text by the `pretokenize` regex (the
+    BouncingSim transfer experiment builds its tokenizer this way, from its own words)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {piece: index for index, piece in enumerate(vocabulary())}
+    words = vocabulary() if pieces is None else list(SPECIAL_TOKENS) + sorted(set(pieces) - set(SPECIAL_TOKENS))
+    vocab = {piece: index for index, piece in enumerate(words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKENIZE), behavior="isolated")
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(pretokenize), behavior="isolated")
     core.decoder = decoders.Fuse()  # pieces carry their own spaces: join them with nothing
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,

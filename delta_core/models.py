@@ -46,6 +46,7 @@ __all__ = [
     "LoadedModel",
     "cache_dir",
     "embedded_gguf_path",
+    "gguf_cache_path",
     "resolve_spec",
     "load_model",
     "chat_prompt",
@@ -148,7 +149,7 @@ class LoadedModel:
         }
 
 
-def _gguf_cache_path(gguf: Path) -> Path:
+def gguf_cache_path(gguf: Path) -> Path:
     stat = gguf.stat()
     key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
     return cache_dir() / "models" / f"{gguf.stem}-{key}"
@@ -202,7 +203,7 @@ def load_model(
     from_cache = False
     if source.kind == "gguf":
         gguf = Path(source.location)
-        target = _gguf_cache_path(gguf)
+        target = gguf_cache_path(gguf)
         if use_cache:
             from_cache = (target / "config.json").is_file()
             if not from_cache:

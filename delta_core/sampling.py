@@ -1,5 +1,13 @@
 """Sample k completions per problem and judge them: the input of pass@k (`delta_core.passk`).
 
+One sampling path for everything that evaluates a model (the trainer's held-out pass@k, DELTA-mini,
+both transfer experiments, the GPU script, the baseline): `generate_completions(model, tokenizer,
+prompts, n, config, seed)` draws n completions per prompt with `model.generate`, with the settings of a
+`SamplingConfig` (temperature, top_p, top_k, max_new_tokens). `TrainConfig.sampling()` builds that
+config from the training run's own generation settings, so evaluation samples exactly as the GRPO
+rollouts do. `score_samples` judges what was drawn (pass@1, pass@k, dense mean, per problem), and
+`sample_and_score` is the two in one call.
+
 Two back-ends behind one interface (`Sampler.generate(prompts, n, config)`):
 
 - `"transformers"` (`TransformersSampler`): `model.generate` on CPU. The prompt (~900 tokens of the
@@ -23,11 +31,12 @@ import hashlib
 import importlib.util
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .rewards import extract_program, score_completion
+from .passk import pass_at_k
+from .rewards import completion_text, extract_program, score_completion
 
 __all__ = [
     "BACKENDS",
@@ -45,6 +54,9 @@ __all__ = [
     "judge_generations",
     "sample_problems",
     "derive_seed",
+    "generate_completions",
+    "score_samples",
+    "sample_and_score",
 ]
 
 BACKENDS = ("transformers", "vllm")
@@ -58,8 +70,9 @@ class BackendUnavailableError(RuntimeError):
 class SamplingConfig:
     """Generation parameters shared by both back-ends.
 
-    Defaults follow the usual pass@k protocol (Yue et al. 2025): temperature 0.6, top-p 0.95.
-    `batch_size` (transformers only) caps the sequences decoded together for one prompt.
+    Defaults follow the usual pass@k protocol (Yue et al. 2025): temperature 0.6, top-p 0.95, no top-k
+    cut (0, as TRL's GRPO rollouts; transformers' own default would be 50). Temperature 0 is greedy.
+    `batch_size` (transformers only) caps the sequences decoded together.
     """
 
     n_samples: int = 4
@@ -68,12 +81,24 @@ class SamplingConfig:
     max_new_tokens: int = 256
     seed: int = 0
     batch_size: int = 8
+    top_k: int = 0  # 0 = no top-k cut
 
     def __post_init__(self) -> None:
-        if self.n_samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
-            raise ValueError(f"n_samples, batch_size and max_new_tokens must be >= 1: {self}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1]: {self}")
+        for name in ("n_samples", "batch_size", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        if self.temperature < 0:
+            raise ValueError(f"temperature={self.temperature!r}: must be >= 0 (0 = greedy)")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p={self.top_p!r}: must be in (0, 1] (1 = no nucleus cut)")
+        if self.top_k < 0:
+            raise ValueError(f"top_k={self.top_k!r}: must be >= 0 (0 = no top-k cut)")
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """The sampling arguments of `model.generate` (all of them, so no model default slips in)."""
+        if self.temperature == 0:
+            return dict(do_sample=False)
+        return dict(do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,7 @@ class Generation:
     text: str
     n_tokens: int
     finished: bool  # stopped on an end-of-turn token rather than on max_new_tokens
+    token_ids: tuple[int, ...] = ()  # the completion's tokens (the end-of-turn token included when finished)
 
 
 @dataclass
@@ -152,8 +178,149 @@ class Sampler(ABC):
         return {"backend": self.backend}
 
 
+def eos_token_ids(model, tokenizer) -> list[int]:
+    """Every token that ends a turn: the model's and tokenizer's EOS and the usual chat end markers."""
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+        tid = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
+            ids.add(tid)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return sorted(ids)
+
+
+def _prompt_text(tokenizer, prompt: str | Sequence[Mapping[str, Any]]) -> str:
+    """A user-turn text, or a list of chat messages, as the model's input text (chat template applied)."""
+    from .models import chat_prompt
+
+    if isinstance(prompt, str):
+        return chat_prompt(tokenizer, prompt)
+    return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+
+
+def _generations(tokenizer, rows: list[list[int]], eos_ids: list[int]) -> list[Generation]:
+    out = []
+    for row in rows:
+        stop = next((i for i, t in enumerate(row) if t in eos_ids), None)
+        kept = row if stop is None else row[:stop]
+        out.append(Generation(text=tokenizer.decode(kept, skip_special_tokens=True),
+                              n_tokens=len(kept) + (stop is not None), finished=stop is not None,
+                              token_ids=tuple(row if stop is None else row[: stop + 1])))
+    return out
+
+
+def generate_completions(model, tokenizer, prompts: Sequence[str | Sequence[Mapping[str, Any]]], n: int,
+                         config: SamplingConfig, seed: int | None = None) -> list[list[Generation]]:
+    """n sampled completions per prompt with `model.generate`, as `config` says (the one sampling path).
+
+    `prompts`: user-turn texts or chat message lists (the tokenizer's chat template is applied).
+    Up to `config.batch_size` sequences are decoded together: several prompts (left-padded) with n
+    samples each when n is smaller than that, else one prompt at a time, whose prompt is run through
+    the model once and its KV cache copied to every sample of the batch. The torch RNG is forked and
+    seeded with `seed` (default `config.seed`), so the caller's random stream is left as it was and the
+    same call draws the same completions. The model is put in eval mode and back."""
+    import torch
+
+    eos_ids = eos_token_ids(model, tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    texts = [_prompt_text(tokenizer, p) for p in prompts]
+    sampling = config.generate_kwargs()
+    common = dict(max_new_tokens=config.max_new_tokens, eos_token_id=eos_ids, pad_token_id=pad_id, **sampling)
+    out: list[list[Generation]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(config.seed if seed is None else seed)
+            per_call = max(1, config.batch_size // n)  # prompts decoded together
+            if per_call > 1:
+                for start in range(0, len(texts), per_call):
+                    chunk = texts[start : start + per_call]
+                    enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left",
+                                    add_special_tokens=False)
+                    enc = {k: v.to(model.device) for k, v in enc.items()}
+                    generated = model.generate(**enc, num_return_sequences=n, **common)
+                    rows = _generations(tokenizer, generated[:, enc["input_ids"].shape[1] :].tolist(), eos_ids)
+                    out += [rows[i * n : (i + 1) * n] for i in range(len(chunk))]
+                return out
+            for text in texts:
+                ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
+                # Prefill the prompt (all but its last token) once; every batch continues from a copy.
+                prefix = model(input_ids=ids[:, :-1], use_cache=True).past_key_values
+                gens: list[Generation] = []
+                while len(gens) < n:
+                    m = min(config.batch_size, n - len(gens))
+                    cache = copy.deepcopy(prefix)
+                    if m > 1:
+                        cache.batch_repeat_interleave(m)
+                    generated = model.generate(
+                        input_ids=ids.expand(m, -1),
+                        attention_mask=torch.ones(m, ids.shape[1], dtype=torch.long, device=ids.device),
+                        past_key_values=cache, **common)
+                    gens += _generations(tokenizer, generated[:, ids.shape[1] :].tolist(), eos_ids)
+                out.append(gens)
+    finally:
+        model.train(was_training)
+    return out
+
+
+Scorer = Callable[[Sequence[Any], Mapping[str, Any]], list[tuple[float, float]]]
+
+
+def score_with_judge(completions: Sequence[Any], row: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """(dense, binary) of each completion against the Manufactoria tests in `row["ground_truth"]`."""
+    return [score_completion(c, row["ground_truth"]) for c in completions]
+
+
+def score_samples(rows: Sequence[Mapping[str, Any]], samples: Sequence[Sequence[Any]], k: int,
+                  criteria: Sequence[str] | None = None, keep_examples: int = 0,
+                  scorer: Scorer = score_with_judge) -> dict[str, Any]:
+    """Judge `samples` (the completions drawn for each of `rows`, dataset rows with `ground_truth`):
+    pass@1 and pass@k (unbiased, over each problem's n samples), the dense mean, the number of problems
+    with a full pass, one record per problem (`id`, `criteria`, `n`, `c`, `dense_mean`, `dense_max`),
+    and, with `keep_examples`, the first full-pass program of up to that many problems. `scorer` gives
+    (dense, binary) per completion of one row (another domain passes its own)."""
+    per_problem, examples = [], []
+    for i, (row, completions) in enumerate(zip(rows, samples)):
+        completions = [c.text if isinstance(c, Generation) else c for c in completions]
+        scores = scorer(completions, row)
+        correct = sum(int(b >= 1.0) for _, b in scores)
+        record = {"id": row.get("id"), "n": len(scores), "c": correct,
+                  "dense_mean": sum(d for d, _ in scores) / len(scores), "dense_max": max(d for d, _ in scores)}
+        if criteria is not None:
+            record = {"id": record.pop("id"), "criteria": criteria[i], **record}
+        per_problem.append(record)
+        if len(examples) < keep_examples:
+            for completion, (_, full) in zip(completions, scores):
+                if full >= 1.0:
+                    examples.append({"criteria": criteria[i] if criteria is not None else row.get("id"),
+                                     "program": extract_program(completion_text(completion))})
+                    break
+    result: dict[str, Any] = {"n_problems": len(per_problem), "k": k}
+    for kk in sorted({1, k}):
+        result[f"pass@{kk}"] = sum(pass_at_k(p["n"], p["c"], kk) for p in per_problem) / len(per_problem)
+    result["dense_mean"] = sum(p["dense_mean"] for p in per_problem) / len(per_problem)
+    result["problems_with_a_full_pass"] = sum(p["c"] > 0 for p in per_problem)
+    result["per_problem"] = per_problem
+    if keep_examples:
+        result["examples"] = examples
+    return result
+
+
+def sample_and_score(model, tokenizer, rows: Sequence[Mapping[str, Any]], k: int, config: SamplingConfig,
+                     seed: int | None = None, criteria: Sequence[str] | None = None, keep_examples: int = 0,
+                     scorer: Scorer = score_with_judge) -> dict[str, Any]:
+    """k completions for each row's `prompt` (`generate_completions`), judged (`score_samples`)."""
+    if not rows:
+        raise ValueError("sample_and_score: no problems to evaluate (rows is empty)")
+    samples = generate_completions(model, tokenizer, [r["prompt"] for r in rows], k, config, seed)
+    return score_samples(rows, samples, k, criteria=criteria, keep_examples=keep_examples, scorer=scorer)
+
+
 class TransformersSampler(Sampler):
-    """CPU sampling with `transformers` `generate`, one shared prompt prefill per problem."""
+    """CPU sampling with `generate_completions`, each (prompt, first sample index) with its own seed."""
 
     backend = "transformers"
 
@@ -168,18 +335,6 @@ class TransformersSampler(Sampler):
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "seconds": 0.0, "calls": 0}
-        eos = self.model.generation_config.eos_token_id
-        eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
-            tid = self.tokenizer.convert_tokens_to_ids(token)
-            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
-                eos.add(tid)
-        if self.tokenizer.eos_token_id is not None:
-            eos.add(self.tokenizer.eos_token_id)
-        self.eos_ids = sorted(eos)
-        self.pad_id = (
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
-        )
 
     def describe(self) -> dict[str, Any]:
         import torch
@@ -190,62 +345,22 @@ class TransformersSampler(Sampler):
         )
         return {"backend": self.backend, "torch_threads": torch.get_num_threads(), **stats}
 
-    def _generate_one(
-        self, prompt: str, n: int, config: SamplingConfig, first_index: int
-    ) -> list[Generation]:
-        import torch
-
-        from .models import chat_prompt
-
-        text = chat_prompt(self.tokenizer, prompt)
-        ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
-        out: list[Generation] = []
-        start = time.perf_counter()
-        with torch.inference_mode():
-            # Prefill the prompt (all but its last token) once; every batch continues from a copy.
-            prefix = self.model(input_ids=ids[:, :-1], use_cache=True).past_key_values
-            done = 0
-            while done < n:
-                m = min(config.batch_size, n - done)
-                cache = copy.deepcopy(prefix)
-                if m > 1:
-                    cache.batch_repeat_interleave(m)
-                torch.manual_seed(derive_seed(config.seed, prompt, first_index + done))
-                sampling = (
-                    dict(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0)
-                    if config.temperature > 0
-                    else dict(do_sample=False)
-                )
-                generated = self.model.generate(
-                    input_ids=ids.expand(m, -1),
-                    attention_mask=torch.ones(m, ids.shape[1], dtype=torch.long),
-                    past_key_values=cache,
-                    max_new_tokens=config.max_new_tokens,
-                    eos_token_id=self.eos_ids,
-                    pad_token_id=self.pad_id,
-                    **sampling,
-                )
-                for row in generated[:, ids.shape[1] :].tolist():
-                    stop = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
-                    kept = row if stop is None else row[:stop]
-                    out.append(
-                        Generation(
-                            text=self.tokenizer.decode(kept, skip_special_tokens=True),
-                            n_tokens=len(kept) + (stop is not None),
-                            finished=stop is not None,
-                        )
-                    )
-                done += m
-        self.stats["seconds"] += time.perf_counter() - start
-        self.stats["generated_tokens"] += sum(g.n_tokens for g in out)
-        self.stats["prompt_tokens"] += int(ids.shape[1])
-        self.stats["calls"] += 1
-        return out
-
     def generate(
         self, prompts: Sequence[str], n: int, config: SamplingConfig, first_index: int = 0
     ) -> list[list[Generation]]:
-        return [self._generate_one(p, n, config, first_index) for p in prompts]
+        out = []
+        for prompt in prompts:
+            start = time.perf_counter()
+            # a seed per (prompt, first sample index): a resumed run draws what an uninterrupted one would
+            (gens,) = generate_completions(self.model, self.tokenizer, [prompt], n, config,
+                                           seed=derive_seed(config.seed, prompt, first_index))
+            self.stats["seconds"] += time.perf_counter() - start
+            self.stats["generated_tokens"] += sum(g.n_tokens for g in gens)
+            self.stats["prompt_tokens"] += len(self.tokenizer(_prompt_text(self.tokenizer, prompt),
+                                                              add_special_tokens=False).input_ids)
+            self.stats["calls"] += 1
+            out.append(gens)
+        return out
 
 
 def _gpu_available() -> bool:
@@ -285,7 +400,7 @@ class VLLMSampler(Sampler):
 
         from pathlib import Path
 
-        from .models import _gguf_cache_path, load_model, resolve_spec
+        from .models import gguf_cache_path, load_model, resolve_spec
 
         if hasattr(model, "source"):  # a LoadedModel: reuse where it came from
             model, adapter = model.source.location, adapter or model.adapter
@@ -294,7 +409,7 @@ class VLLMSampler(Sampler):
         if source.kind == "gguf":
             # vLLM reads HF checkpoints best; the converted cache is one (load_model writes it).
             load_model(model)  # writes the converted checkpoint to the cache
-            location = str(_gguf_cache_path(Path(source.location)))
+            location = str(gguf_cache_path(Path(source.location)))
         self.adapter = adapter
         self.model_location = location
         self.llm = LLM(

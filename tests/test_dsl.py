@@ -42,8 +42,12 @@ def test_puller_route_with_three_spaces_is_read_as_a_declaration():
 def test_program_indented_four_spaces_throughout_fails():
     text = "    START start:\n        NEXT p\n    PULLER_RB p:\n        [R] end\n    END end"
     # Only line 1 loses its indent to strip(), so the later declarations look like START's routes.
+    # The bad route (line 3) is reported at START's declaration line, as every bad route is.
     err = parse_error(text)
-    assert err.line == 3 and "Invalid route" in str(err)
+    assert str(err) == (
+        "Line 1: Invalid route for START node 'start': 'PULLER_RB p:' "
+        "(hint: the route on line 3: START and painter nodes take one route 'NEXT target')"
+    )
 
 
 def test_blank_and_comment_lines_between_routes_are_harmless():
@@ -107,9 +111,70 @@ def test_bare_fences_are_dropped_but_tagged_fences_are_not():
     assert err.line == 1 and "Invalid node declaration" in str(err) and "fence" in err.hint
 
 
+def test_lines_are_numbered_after_a_leading_bare_fence_is_dropped():
+    # The reference drops the fence lines first and numbers what is left, so the END declaration on
+    # the text's 4th line is its "Line 3".
+    err = parse_error("```\nSTART start:\n    NEXT end\nEND end:\n```")
+    assert str(err) == "Line 3: END nodes should not have a colon (hint: write 'END end')"
+    # Blank and comment lines after the fence keep their numbers; the text is stripped before the
+    # fence test, so a fence after leading blank lines is still the first line.
+    err = parse_error("\n\n  ```\n# a comment\n\nSTART start\n    NEXT end\nEND end\n```\n")
+    assert str(err) == "Line 3: START nodes must have a colon (hint: write 'START start:')"
+
+
+def test_a_trailing_fence_or_a_tagged_fence_does_not_shift_line_numbers():
+    err = parse_error("START start:\n    NEXT end\nEND end:\n```")
+    assert str(err) == "Line 3: END nodes should not have a colon (hint: write 'END end')"
+    err = parse_error("```manufactoria\nSTART start:\n    NEXT end\nEND end:\n```")
+    assert str(err).startswith("Line 1: Invalid node declaration: '```manufactoria'")
+
+
 def test_puller_conditions_are_checked_per_pair():
     assert "Invalid condition 'Y'" in str(parse_error("START start:\n    NEXT p\nPULLER_RB p:\n    [Y] end\nEND end"))
     parse_program("START start:\n    NEXT p\nPULLER_YG p:\n    [Y] end\n    [G] end\n    [EMPTY] end\nEND end")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (  # a condition of the other pair
+            "START start:\n    NEXT p\nPULLER_RB p:\n    [R] end\n    [Y] q1\nEND end",
+            ("Line 3: Invalid condition 'Y' for PULLER_RB "
+             "(hint: the route on line 5: PULLER_RB accepts only R, B, EMPTY)"),
+        ),
+        (  # not a colour at all
+            "START start:\n    NEXT q\nPULLER_YG q:\n    [EMPTY] end\n\n    [X] end\nEND end",
+            ("Line 3: Invalid condition 'X' for PULLER_YG "
+             "(hint: the route on line 6: PULLER_YG accepts only Y, G, EMPTY)"),
+        ),
+        (  # a malformed puller route
+            "START start:\n    NEXT p\nPULLER_RB p:\n    [R]end\nEND end",
+            ("Line 3: Invalid route for PULLER_RB node 'p': '[R]end' "
+             "(hint: the route on line 4: puller routes look like '[R] target')"),
+        ),
+        (  # a malformed START route
+            "START start:\n    GO end\nEND end",
+            ("Line 1: Invalid route for START node 'start': 'GO end' "
+             "(hint: the route on line 2: START and painter nodes take one route 'NEXT target')"),
+        ),
+        (  # a painter with a puller route
+            "END end\nSTART start:\n    NEXT b\n# paint it blue\nPAINTER_BLUE b:\n    [B] end",
+            ("Line 5: Invalid route for PAINTER_BLUE node 'b': '[B] end' "
+             "(hint: the route on line 6: START and painter nodes take one route 'NEXT target')"),
+        ),
+        (  # both rules at once: numbered after the fence, reported at the header
+            "```\nSTART start:\n    NEXT p\n\nPULLER_YG p:\n    [G] end\n    [R] end\nEND end\n```",
+            ("Line 4: Invalid condition 'R' for PULLER_YG "
+             "(hint: the route on line 6: PULLER_YG accepts only Y, G, EMPTY)"),
+        ),
+    ],
+    ids=["other-pair", "not-a-colour", "malformed-puller-route", "malformed-start-route", "painter",
+         "fenced"],
+)
+def test_a_bad_route_is_reported_at_its_nodes_declaration_line(text, message):
+    err = parse_error(text)
+    assert str(err) == message
+    assert err.line == int(message.split(":")[0].removeprefix("Line "))
 
 
 def test_start_and_painters_need_exactly_one_next():
@@ -118,7 +183,9 @@ def test_start_and_painters_need_exactly_one_next():
 
 
 def test_end_cannot_have_routes():
-    assert "END nodes cannot have routes" in str(parse_error("START start:\n    NEXT end\nEND end\n    NEXT start"))
+    # Not a route of a puller, START or painter: reported at the indented line itself.
+    err = parse_error("START start:\n    NEXT end\nEND end\n    NEXT start")
+    assert str(err) == "Line 4: END nodes cannot have routes (hint: unindent the next declaration)"
 
 
 def test_undefined_reference_names_the_line_of_the_referencing_node():

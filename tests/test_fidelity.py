@@ -1,4 +1,4 @@
-"""delta_core.fidelity: statuses are computed from artifacts, and missing evidence says what is missing."""
+"""delta_core.experiments.fidelity: statuses are computed from artifacts, and missing evidence says what is missing."""
 
 import json
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from delta_core import fidelity
-from delta_core.fidelity import MissingKey, evaluate_claims, get, status_counts, to_html, to_markdown
+from delta_core.experiments import fidelity
+from delta_core.experiments.fidelity import MissingKey, evaluate_claims, get, status_counts, to_html, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = "book/results/delta_mini/summary.json"
@@ -336,7 +336,7 @@ def mini_arm(runs, dense=0.5, zero_std=0.9, groks=None):
 
 
 def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
-    """The real claims.yaml against artifacts in the shapes delta_core.grokking, transfer_mini and
+    """The real claims.yaml against artifacts in the shapes delta_core.experiments.delta_mini, transfer_mini and
     scripts/gpu write: every claim with an artifact gets a status, none 'missing key' except the arms
     and keys nobody writes yet (replay, hard_family, the transfer's id axis)."""
     write(
@@ -437,7 +437,7 @@ def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
 
 
 def test_gain_interval_refutes_when_a_meaningful_gain_is_ruled_out():
-    from delta_core.fidelity import gain_interval
+    from delta_core.experiments.fidelity import gain_interval
 
     data = {"axis": {"before_pass1": 0.39, "after_pass1": 0.36, "ci_low": -0.06, "ci_high": 0.01}}
     assert gain_interval(data, key="axis", expect="up").status.startswith("untested here")

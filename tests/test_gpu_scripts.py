@@ -260,9 +260,9 @@ def test_unsloth_backend_gets_a_checkpoint_it_can_load(tmp_path):
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
     code = f"""
 from pathlib import Path
-from delta_core import train_gpu, models
+from delta_core.train import gpu as train_gpu, models
 gguf = Path({str(tmp_path / "m.gguf")!r})
-target = models._gguf_cache_path(gguf)
+target = models.gguf_cache_path(gguf)
 target.mkdir(parents=True)
 (target / "config.json").write_text("{{}}")  # already converted: nothing to dequantise
 assert train_gpu.model_location({str(tmp_path / "ckpt")!r}) == str(Path({str(tmp_path / "ckpt")!r}).resolve())

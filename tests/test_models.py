@@ -64,7 +64,7 @@ def test_missing_embedded_package_is_explained(monkeypatch):
 def test_cache_dir_honours_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DELTA_CACHE_DIR", str(tmp_path))
     assert cache_dir() == tmp_path
-    assert models._gguf_cache_path(models.embedded_gguf_path()).parent == tmp_path / "models"
+    assert models.gguf_cache_path(models.embedded_gguf_path()).parent == tmp_path / "models"
 
 
 @pytest.fixture(scope="module")

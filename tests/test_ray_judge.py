@@ -9,7 +9,7 @@ ray = pytest.importorskip("ray")
 
 from delta_core import rewards  # noqa: E402
 from delta_core.judge import RequestError, judge  # noqa: E402
-from delta_core.judge_backends import InProcessJudge, RayJudge, make_reward  # noqa: E402
+from delta_core.rewards.backends import InProcessJudge, RayJudge, make_reward  # noqa: E402
 from delta_core.tasks.generate import generate  # noqa: E402
 
 LOOPING = "START start:\n    NEXT paint\nPAINTER_BLUE paint:\n    NEXT paint\nEND end"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from delta_core.baseline import analyse, load_samples, run_baseline, select_problems
+from delta_core.experiments.baseline import analyse, load_samples, run_baseline, select_problems
 from delta_core.sampling import (
     BackendUnavailableError,
     Generation,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from delta_core import rewards  # noqa: E402
 from delta_core.judge import judge  # noqa: E402
-from delta_core.judge_backends import HTTPJudge, make_reward  # noqa: E402
+from delta_core.rewards.backends import HTTPJudge, make_reward  # noqa: E402
 from delta_core.serve import ServeConfig, create_app, main  # noqa: E402
 from delta_core.tasks.generate import generate  # noqa: E402
 
@@ -212,7 +212,7 @@ def test_http_reward_equals_in_process(server):
 
 
 def test_http_backend_errors():
-    from delta_core.judge_backends import JudgeUnavailable
+    from delta_core.rewards.backends import JudgeUnavailable
 
     dead = f"http://127.0.0.1:{loadtest.free_port()}"  # nothing listens there
     with pytest.raises(JudgeUnavailable):

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..dsl import NODE_TYPES, NodeType
+
 __all__ = [
     "COLOUR_MODES",
     "ALL_NODES",
@@ -36,18 +38,10 @@ COLOUR_MODES: dict[str, tuple[str, ...]] = {
 }
 TWO_COLOUR_SUFFIX = " The input tape carries only red/blue colors."
 
-ALL_NODES = (
-    "START",
-    "END",
-    "PULLER_RB",
-    "PULLER_YG",
-    "PAINTER_RED",
-    "PAINTER_BLUE",
-    "PAINTER_YELLOW",
-    "PAINTER_GREEN",
-)
+# Every node type, in the DSL's order (defined once, in dsl.py).
+ALL_NODES: tuple[str, ...] = NODE_TYPES
 # What two-colour starts_with / exact_sequence / ends_with list as available (never enforced).
-RB_ONLY_NODES = ("START", "END", "PULLER_RB")
+RB_ONLY_NODES: tuple[str, ...] = tuple(t.value for t in (NodeType.START, NodeType.END, NodeType.PULLER_RB))
 
 Params = dict[str, Any]  # one point of a family's parameter space; plain JSON values only
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..artifacts import atomic_write_text, read_jsonl
 from .base import Problem
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "write_json",
     "read_jsonl",
     "to_dataset",
+    "dataset_row",
     "atomic_write_text",
     "ensemble_metadata",
     "write_ensemble",
@@ -43,28 +44,6 @@ def hf_record(problem: Problem, source: Mapping[str, Any] | None = None) -> dict
     return record
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` to `path` through a temp file in the same directory and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique sibling name, created with the usual 0o666 & ~umask mode (mkstemp would give 0600).
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def write_jsonl(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     return atomic_write_text(path, text)
@@ -74,12 +53,9 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _row(item: Problem | Mapping[str, Any], as_json: bool) -> dict[str, Any]:
+def dataset_row(item: Problem | Mapping[str, Any], as_json: bool = False) -> dict[str, Any]:
+    """One training row: `prompt` (chat messages), `ground_truth` (test cases, or their JSON text), `id`,
+    `problem_family`, `name`, `difficulty`, `solution`."""
     record = hf_record(item) if isinstance(item, Problem) else dict(item)
     tests = record["ground_truth"]
     return {
@@ -100,7 +76,7 @@ def to_dataset(problems: Sequence[Problem | Mapping[str, Any]], ground_truth_as_
         import datasets
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("to_dataset needs the `datasets` package: pip install 'delta_core[cpu]'") from err
-    return datasets.Dataset.from_list([_row(p, ground_truth_as_json) for p in problems])
+    return datasets.Dataset.from_list([dataset_row(p, ground_truth_as_json) for p in problems])
 
 
 def ensemble_metadata(build) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def versions() -> dict[str, str | None]:
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
-    from delta_core.baseline import provenance
+    from delta_core.experiments.baseline import provenance
 
     prov = provenance(
         {
@@ -367,7 +367,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         use_vllm = args.vllm == "on" or (args.vllm == "auto" and importlib.util.find_spec("vllm") is not None)
         config = dataclasses.replace(config, use_vllm=use_vllm)  # False: Unsloth's model.generate
         # Unsloth first, then anything that imports transformers / trl (our callbacks included).
-        from delta_core import train_gpu  # noqa: F401
+        from delta_core.train import gpu as train_gpu  # noqa: F401
 
         vllm_mode = "vllm (fast_inference)" if use_vllm else "off: Unsloth model.generate"
     profile, budget = _callbacks(config, args.profile, args.time_budget)

@@ -1,8 +1,8 @@
-"""Manufactoria transfer summaries (delta_core.transfer): intervals and verdicts from result rows."""
+"""Manufactoria transfer summaries (delta_core.experiments.transfer_manufactoria): intervals and verdicts from result rows."""
 
 import json
 
-from delta_core import transfer
+from delta_core.experiments import transfer_manufactoria
 
 
 def _row(axis, family, stage, seed, passes, k=4):

@@ -9,7 +9,8 @@ responses (tests/test_serve.py, tests/test_ray_judge.py).
   `batch=False`, any server that speaks the reference's `POST /test_solution` (the authors' verifier).
 - `RayJudge()`: `judge` in Ray tasks, slices of the batch spread over the cluster's CPUs.
 
-`make_reward(kind, backend)` builds the TRL reward functions of `delta_core.rewards` on any backend:
+`make_reward(kind, backend, ...)` builds the TRL reward functions of `delta_core.rewards` on any backend
+(with the same schedule and truncation arguments):
 same names (`dense_reward`, `binary_reward`, `scheduled_reward`), signature, scores and logged metrics.
 
     reward = make_reward("dense", backend="http", url="http://127.0.0.1:1235")
@@ -29,9 +30,10 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .judge import RequestError, judge
-from . import rewards
-from .rewards import scores_from_response
+from ..judge import RequestError, judge
+from . import functions as rewards
+from .functions import scores_from_response
+from .schedule import Schedule
 
 __all__ = [
     "JudgeUnavailable",
@@ -239,6 +241,10 @@ def make_reward(
     backend: str | Backend = "inprocess",
     *,
     switch_step: int | None = None,
+    schedule: Schedule | None = None,
+    max_completion_length: int | None = None,
+    eos_id: int | None = None,
+    non_stop_penalty: bool = False,
     **options: Any,
 ) -> Callable[..., list[float]]:
     """A TRL reward function of `kind` ("dense", "binary", "scheduled") judged on `backend`.
@@ -247,7 +253,8 @@ def make_reward(
         kind: "dense" (fraction of tests passed), "binary" (all tests pass), or "scheduled" (dense
             before `switch_step`, binary from it on; needs `switch_step`), as in `delta_core.rewards`.
         backend: "inprocess", "http", "ray", or a callable `pairs -> responses`.
-        switch_step: the step of the switch, for kind="scheduled" only.
+        switch_step, schedule: the switch, for kind="scheduled" only (one of them).
+        max_completion_length, eos_id, non_stop_penalty: the truncation rule, as in `rewards.make_reward`.
         **options: the backend's options, e.g. `url=` for http, `address=` for ray.
 
     Returns:
@@ -259,7 +266,9 @@ def make_reward(
     [0.5]
     """
     # Validate the reward's arguments before building a backend (which may open connections).
-    rewards.make_reward(kind, switch_step=switch_step)
-    reward = rewards.make_reward(kind, switch_step=switch_step, judge_batch=make_backend(backend, **options))
+    settings = dict(switch_step=switch_step, schedule=schedule, max_completion_length=max_completion_length,
+                    eos_id=eos_id, non_stop_penalty=non_stop_penalty)
+    rewards.make_reward(kind, **settings)
+    reward = rewards.make_reward(kind, judge_batch=make_backend(backend, **options), **settings)
     reward.backend = reward.judge_batch  # type: ignore[attr-defined]
     return reward

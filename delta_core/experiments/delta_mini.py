@@ -1,8 +1,8 @@
 """DELTA-mini: RL grokking end to end on a CPU, with a tiny model and the project's own parts.
 
-    python -m delta_core.grokking all --out book/results/delta_mini        # base, measure, arms, summary
-    python -m delta_core.grokking base --out DIR                           # just the base model
-    python -m delta_core.grokking arms --out DIR --set seeds=[0] --set max_steps=40
+    python -m delta_core.experiments.delta_mini all --out book/results/delta_mini   # base, measure, arms, summary
+    python -m delta_core.experiments.delta_mini base --out DIR                      # just the base model
+    python -m delta_core.experiments.delta_mini arms --out DIR --set seeds=[0] --set max_steps=40
 
 The story in four steps, one function each:
 
@@ -21,7 +21,7 @@ The story in four steps, one function each:
 
 Everything lands in `--out` as small files: `experiment.json` (the config), `base/` (the model, ~8 MB),
 `base_eval.json`, `runs/<arm>_s<seed>/metrics.jsonl` + `after.json` + `examples.json`, `summary.json`,
-`provenance.json`, and the plots of `plot_all`. Checkpoints go to `--work` (default `runs/delta_mini`),
+`provenance.json`, and the plots of `delta_mini_report.plot_all`. Checkpoints go to `--work` (default `runs/delta_mini`),
 which is not committed.
 """
 
@@ -39,6 +39,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+from . import delta_mini_report
+from .delta_mini_report import load_runs
+
 __all__ = [
     "ARMS",
     "MiniExperiment",
@@ -49,7 +53,6 @@ __all__ = [
     "run_arm",
     "evaluate_model",
     "time_to_grok",
-    "load_runs",
     "summarize",
     "run_all",
     "main",
@@ -131,7 +134,7 @@ def _family_level(spec: str) -> tuple[str, str]:
 
 def _train_config(exp: MiniExperiment, **overrides: Any):
     """The `TrainConfig` of an RL run on the target family (also used for its data split and evaluation)."""
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     family, level = _family_level(exp.target)
     values = dict(
@@ -154,7 +157,6 @@ def _train_config(exp: MiniExperiment, **overrides: Any):
         max_steps=exp.max_steps,
         eval_steps=exp.eval_steps,
         eval_k=exp.eval_k,
-        eval_temperature=exp.temperature,
         eval_batch_size=256,
         save_steps=max(exp.eval_steps, 10),
         save_total_limit=1,
@@ -169,15 +171,15 @@ def _train_config(exp: MiniExperiment, **overrides: Any):
 
 def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     """(train, held-out) problems of the target family: exactly the split the RL runs use."""
-    from .train import _family_split
+    from ..train import family_split
 
     config = _train_config(exp)
-    return _family_split(config, config.level)
+    return family_split(config, config.level)
 
 
 def seen_split(exp: MiniExperiment) -> tuple[list[Any], dict[str, list[Any]]]:
     """(SFT problems, {family/level: held-out problems}) of the seen families."""
-    from .tasks import generate
+    from ..tasks import generate
 
     train, held = [], {}
     for spec in exp.seen:
@@ -195,7 +197,7 @@ def seen_split(exp: MiniExperiment) -> tuple[list[Any], dict[str, list[Any]]]:
 
 def build_base(exp: MiniExperiment, out: str | os.PathLike, progress: bool = True) -> Path:
     """SFT a fresh tiny Llama on the seen families; the model lands in `<out>/base` (skipped if there)."""
-    from .mini import MiniConfig, save_mini, warm_start
+    from ..mini import MiniConfig, save_mini, warm_start
 
     out = Path(out)
     base = out / "base"
@@ -219,29 +221,27 @@ def build_base(exp: MiniExperiment, out: str | os.PathLike, progress: bool = Tru
     shutil.rmtree(init, ignore_errors=True)
     for extra in ("training_args.bin", "chat_template.jinja.bak"):
         (base / extra).unlink(missing_ok=True)
-    (base / "SFT.json").write_text(
-        json.dumps({"sft_problems": len(train), "seconds": round(time.perf_counter() - started, 1)}, indent=2) + "\n"
-    )
+    write_json(base / "SFT.json", {"sft_problems": len(train), "seconds": round(time.perf_counter() - started, 1)})
     return base
 
 
 def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int, exp: MiniExperiment,
                    seed: int = 0, keep_examples: int = 0) -> dict[str, Any]:
-    """pass@1, pass@k (unbiased, k samples per problem at the experiment's temperature) and the dense mean
-    of the model in `model_dir` on `problems`; optionally the first `keep_examples` full-pass programs."""
+    """pass@1, pass@k (unbiased, k samples per problem, sampled exactly as the RL rollouts are:
+    `TrainConfig.sampling`) and the dense mean of the model in `model_dir` on `problems`; optionally the
+    first `keep_examples` full-pass programs."""
     import torch
 
-    from .models import load_model
-    from .train import _hf_generate, _rows, score_samples
+    from ..models import load_model
+    from ..sampling import sample_and_score
+    from ..train import problem_rows
 
     torch.set_num_threads(exp.cpu_threads)
     loaded = load_model(str(model_dir))
     config = _train_config(exp, model=str(model_dir), eval_k=k, eval_batch_size=256)
-    rows = _rows(list(problems), "compact")
-    texts = [loaded.tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
-    torch.manual_seed(seed)
-    samples = _hf_generate(loaded.model, loaded.tokenizer, texts, k, config)
-    return score_samples(rows, samples, k, criteria=[p.criteria for p in problems], keep_examples=keep_examples)
+    rows = problem_rows(list(problems), "compact")
+    return sample_and_score(loaded.model, loaded.tokenizer, rows, k, config.sampling(k), seed=seed,
+                            criteria=[p.criteria for p in problems], keep_examples=keep_examples)
 
 
 def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
@@ -250,7 +250,7 @@ def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
     out = Path(out)
     path = out / "base_eval.json"
     if path.exists():
-        return json.loads(path.read_text())
+        return read_json(path)
     started = time.perf_counter()
     _, held_seen = seen_split(exp)
     _, held_target = target_split(exp)
@@ -263,7 +263,7 @@ def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
     result["target_pass_at_K_is_zero"] = target[f"pass@{exp.base_k}"] == 0.0
     result["target_dense_above_zero"] = target["dense_mean"] > 0.0
     result["seconds"] = round(time.perf_counter() - started, 1)
-    _write_json(path, result)
+    write_json(path, result)
     return result
 
 
@@ -281,14 +281,14 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
 
     Resumes from `<work>/<arm>_s<seed>/checkpoint-*` after a kill; returns the saved `after.json` at once
     when the run is complete."""
-    from .train import _last_checkpoint, train
+    from ..train import last_checkpoint, train
 
     out = Path(out)
     name = _run_name(arm, seed)
     run_dir = out / "runs" / name
     after_path = run_dir / "after.json"
     if after_path.exists():
-        return json.loads(after_path.read_text())
+        return read_json(after_path)
     work_dir = Path(work) / name
     final = work_dir / "final"
     started = time.perf_counter()
@@ -304,7 +304,7 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
             progress_bar=progress,
             overwrite=True,
         )
-        resume = _last_checkpoint(str(work_dir)) is not None
+        resume = last_checkpoint(work_dir) is not None
         train(config, resume=resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
@@ -313,21 +313,19 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
     after = {
         "arm": arm,
         "seed": seed,
-        "model_dir": str(final.resolve()),  # not committed; delta_core.transfer evaluates it while it exists
+        "model_dir": str(final.resolve()),  # not committed; delta_core.experiments.transfer_manufactoria evaluates it while it exists
         "target": evaluate_model(final, held_target, exp.after_k, exp, seed=seed, keep_examples=5),
         "seen": {spec: evaluate_model(final, problems, exp.after_k, exp, seed=seed)
                  for spec, problems in held_seen.items()},
         "seconds_after_training": round(time.perf_counter() - started, 1),
         "train_seconds": _train_seconds(run_dir / "metrics.jsonl"),
     }
-    _write_json(after_path, after)
+    write_json(after_path, after)
     return after
 
 
 def _train_seconds(metrics: Path) -> float | None:
-    from .train import read_metrics
-
-    times = [r["time"] for r in read_metrics(metrics) if "time" in r]
+    times = [r["time"] for r in read_jsonl(metrics, missing_ok=True) if "time" in r]
     return round(max(times) - min(times), 1) if len(times) > 1 else None
 
 
@@ -343,27 +341,11 @@ def time_to_grok(evals: Sequence[dict[str, Any]], threshold: float) -> int | Non
     return None
 
 
-def load_runs(out: str | os.PathLike) -> "Any":
-    """All runs' metrics as two tidy pandas frames: (train lines, eval lines), with `arm` and `seed`."""
-    import pandas as pd
-
-    from .train import read_metrics
-
-    trains, evals = [], []
-    for metrics in sorted(Path(out, "runs").glob("*_s*/metrics.jsonl")):
-        arm, seed = metrics.parent.name.rsplit("_s", 1)
-        for record in read_metrics(metrics):
-            record.pop("trl", None)
-            record.update(arm=arm, seed=int(seed))
-            (evals if record.get("kind") == "eval" else trains).append(record)
-    return pd.DataFrame(trains), pd.DataFrame(evals)
-
-
 def summarize(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
     """`<out>/summary.json`: per arm, across seeds: final / best held-out full-pass, time-to-grok, the
     dense mean and zero-std fraction of the last steps, pass@k after training on target and seen."""
     out = Path(out)
-    base = json.loads((out / "base_eval.json").read_text()) if (out / "base_eval.json").exists() else None
+    base = read_json((out / "base_eval.json")) if (out / "base_eval.json").exists() else None
     trains, evals = load_runs(out)
     arms: dict[str, Any] = {}
     for arm in exp.arms:
@@ -372,7 +354,7 @@ def summarize(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
             after_path = out / "runs" / _run_name(arm, seed) / "after.json"
             if not after_path.exists():
                 continue
-            after = json.loads(after_path.read_text())
+            after = read_json(after_path)
             ev = evals[(evals.arm == arm) & (evals.seed == seed)] if len(evals) else evals
             tr = trains[(trains.arm == arm) & (trains.seed == seed)] if len(trains) else trains
             ev_records = ev.to_dict("records")
@@ -422,7 +404,7 @@ def summarize(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
         },
         "arms": arms,
     }
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -439,23 +421,6 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Atomic: a kill leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def provenance(exp: MiniExperiment, argv: Sequence[str], seconds: float) -> dict[str, Any]:
-    from .baseline import provenance as base_provenance
-
-    record = base_provenance({"experiment": asdict(exp), "wall_seconds": round(seconds, 1)})
-    record["command"] = " ".join(["python", "-m", "delta_core.grokking", *argv])
-    record["machine"]["node"] = platform.node()
-    return record
-
-
 # ----------------------------------------------------------------------------------------------------
 # Driver
 
@@ -468,8 +433,8 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "experiment.json"
-    if saved.exists() and json.loads(saved.read_text()) != asdict(exp):
-        old = json.loads(saved.read_text())
+    if saved.exists() and read_json(saved) != asdict(exp):
+        old = read_json(saved)
         changed = sorted(k for k in set(old) | set(asdict(exp)) if old.get(k) != asdict(exp).get(k))
         if any(k not in ("arms", "seeds", "cpu_threads") for k in changed):
             raise ValueError(
@@ -477,10 +442,10 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
             )
     record = asdict(exp)
     if saved.exists():  # a run of some arms / seeds adds to the record instead of narrowing it
-        old = json.loads(saved.read_text())
+        old = read_json(saved)
         record["arms"] = [a for a in ARMS if a in set(old.get("arms", [])) | set(exp.arms)]
         record["seeds"] = sorted(set(old.get("seeds", [])) | set(exp.seeds))
-    _write_json(saved, record)
+    write_json(saved, record)
     if "base" in steps:
         build_base(exp, out, progress=progress)
     if "measure" in steps:
@@ -491,9 +456,7 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
             run_arm(exp, out, arm, seed, work=work, progress=False)
     summary = summarize(exp, out) if "summary" in steps or "plots" in steps else {}
     if "plots" in steps:
-        from . import grokking_plots
-
-        grokking_plots.plot_all(out)
+        delta_mini_report.plot_all(out)
     return summary
 
 
@@ -512,17 +475,17 @@ def _parse_set(values: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m delta_core.grokking", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.delta_mini", description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=["all", "base", "measure", "arms", "summary", "plots"])
     parser.add_argument("--out", default="book/results/delta_mini")
     parser.add_argument("--work", default="runs/delta_mini", help="checkpoints (not committed)")
     parser.add_argument("--config", help="a JSON file of MiniExperiment fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (JSON value)")
     args = parser.parse_args(argv)
-    data = json.loads(Path(args.config).read_text()) if args.config else {}
+    data = read_json(Path(args.config)) if args.config else {}
     saved = Path(args.out, "experiment.json")
     if not data and saved.exists():
-        data = json.loads(saved.read_text())
+        data = read_json(saved)
     data.update(_parse_set(args.set))
     try:
         exp = MiniExperiment.from_dict(data)
@@ -533,14 +496,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     run_all(exp, args.out, args.work, steps)
     prov_path = Path(args.out, "provenance.json")
-    history = json.loads(prov_path.read_text()).get("invocations", []) if prov_path.exists() else []
-    record = provenance(exp, argv, time.perf_counter() - started)
+    history = read_json(prov_path).get("invocations", []) if prov_path.exists() else []
+    record = provenance(command_line("delta_core.experiments.delta_mini", argv),
+                        experiment=asdict(exp), wall_seconds=time.perf_counter() - started)
     record["invocations"] = history + [
         {"command": record["command"], "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ]
-    _write_json(prov_path, record)
-    print(json.dumps({k: v for k, v in json.loads(Path(args.out, "summary.json").read_text()).items()
+    write_json(prov_path, record)
+    print(json.dumps({k: v for k, v in read_json(Path(args.out, "summary.json")).items()
                       if k != "experiment"} if Path(args.out, "summary.json").exists() else {}, indent=1)[:4000])
     return 0
 

@@ -1,7 +1,7 @@
 """BouncingSim transfer at CPU scale: a tiny Llama writes `expr` programs, trained with GRPO on the
 real BouncingSim reward, evaluated before and after on the three generalisation axes (issue 10).
 
-    python -m delta_core.bouncingsim.transfer_mini --out book/results/transfer/bouncingsim [--seeds 0 1 2]
+    python -m delta_core.experiments.transfer_bouncingsim --out book/results/transfer/bouncingsim [--seeds 0 1 2]
 
 What one run does, per seed:
 
@@ -61,8 +61,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .expr import ExprError, compile_program, parse
-from .scene import Scene, scene_from_dict, scene_to_dict
+from ..artifacts import atomic_write_text, git_commit, machine, read_json, read_jsonl
+from ..bouncingsim.expr import ExprError, compile_program, parse
+from ..bouncingsim.scene import Scene, scene_from_dict, scene_to_dict
 
 __all__ = ["MiniTransferConfig", "AXES", "TRAIN_SPLITS", "PROGRAM_PRIOR", "HORIZON", "scene_prompt",
            "build_tokenizer", "run", "summarise", "main"]
@@ -187,15 +188,12 @@ PRETOKENIZE = r" ?[A-Za-z_][A-Za-z_0-9]*| ?[0-9]| ?[^\w\s]|\n|[\s\S]"
 
 
 def build_tokenizer():
-    """A word-level fast tokenizer over an enumerated vocabulary (prompt words, the language's names,
-    digits, operators), with `delta_core.mini`'s special tokens and chat template."""
+    """`mini.build_tokenizer` over this experiment's own words: the prompt's words, the language's names,
+    digits and operators (every piece of every prior program), printable ASCII."""
     import re
 
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from .. import mini
-    from .expr import FUNCTIONS, SCENE_VARIABLES
+    from ..bouncingsim.expr import FUNCTIONS, SCENE_VARIABLES
+    from ..mini import build_tokenizer as word_level_tokenizer
 
     pieces: set[str] = set()
     words = ["ball", "spins", "box", "moves", "gravity", "boxes", "balls", "sides", "h", "s", "u", "x", "y"]
@@ -207,15 +205,7 @@ def build_tokenizer():
     for code in range(32, 127):
         pieces.update({chr(code), " " + chr(code)})
     pieces.add("\n")
-    vocab = {p: i for i, p in enumerate(list(mini.SPECIAL_TOKENS) + sorted(pieces - set(mini.SPECIAL_TOKENS)))}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=mini.UNK))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKENIZE), behavior="isolated")
-    core.decoder = decoders.Fuse()
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token=mini.UNK, pad_token=mini.PAD,
-                                  eos_token=mini.END_TURN, additional_special_tokens=[mini.USER, mini.ASSISTANT],
-                                  clean_up_tokenization_spaces=False, padding_side="left")
-    tok.chat_template = mini.CHAT_TEMPLATE
-    return tok
+    return word_level_tokenizer(pieces, PRETOKENIZE)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -224,13 +214,13 @@ def build_tokenizer():
 
 def _cell_scenes(family: str, level: int, n: int, seed0: int, cache: Path | None, horizon: float = 0.5) -> list[dict]:
     """Up to n distinct (scene, ground truth) records of one cell, generated or read from the cache."""
-    from .families import GenerationConfig, generate_scene
-    from .oracle import ground_truth
+    from ..bouncingsim.families import GenerationConfig, generate_scene
+    from ..bouncingsim.oracle import ground_truth
 
     path = cache / f"{family}_{level}_{seed0}_{n}_{horizon}.json" if cache else None
     times = timestamps(horizon)
     if path and path.is_file():
-        return json.loads(path.read_text())
+        return read_json(path)
     # H scenes are drawn without randomness: one attempt decides, and every seed gives the same scene
     config = GenerationConfig(max_retries=1) if "H" in family else GenerationConfig()
     records, seen, seed, misses = [], set(), seed0, 0
@@ -249,7 +239,7 @@ def _cell_scenes(family: str, level: int, n: int, seed0: int, cache: Path | None
         records.append({"scene": d, "timestamps": list(times), "truth": ground_truth(scene, times)})
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, json.dumps(records))
+        atomic_write_text(path, json.dumps(records))
     return records
 
 
@@ -264,7 +254,7 @@ def _gt(record: dict) -> dict:
 def score_programs(texts: Sequence[str], records: Sequence[dict], sandbox) -> list[tuple[float, float]]:
     """(full pass, dense pass rate) per (program text, scene record); a program that does not parse
     scores (0, 0) without running."""
-    from .scoring import score_many
+    from ..bouncingsim.scoring import score_many
 
     compiled, index = [], []
     for i, (text, rec) in enumerate(zip(texts, records)):
@@ -422,15 +412,6 @@ def evaluate(model, tok, cells: dict, config: MiniTransferConfig, sandbox) -> di
 # The runner
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _cells_for(split: str) -> dict[str, tuple[tuple[str, int], ...]]:
     """axis -> test cells (ID cells first, labelled axis 'id'), for the axes trained on `split`."""
     out: dict[str, tuple] = {"id": TRAIN_SPLITS[split]}
@@ -445,7 +426,7 @@ def run_piece(split: str, seed: int, config: MiniTransferConfig, cache: Path | N
     import torch
 
     from .. import mini
-    from .sandbox import Sandbox
+    from ..bouncingsim.sandbox import Sandbox
 
     torch.set_num_threads(1)
     t0 = time.time()
@@ -497,15 +478,7 @@ def run_piece(split: str, seed: int, config: MiniTransferConfig, cache: Path | N
                 rows.append({"axis": axis, "train_split": split, "test_family": f, "test_level": lv, "seed": seed,
                              "stage": stage, **res})
     return {"split": split, "seed": seed, "rows": rows, "train_log": log, "wall_s": round(time.time() - t0, 1),
-            "git_commit": _git_commit()}
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+            "git_commit": git_commit()}
 
 
 def _diff_ci(before: list[float], after: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -636,12 +609,12 @@ def run(out: str | os.PathLike, config: MiniTransferConfig = MiniTransferConfig(
     for split, seed in bar:
         path = out / "pieces" / f"{split}_seed{seed}.json"
         if path.is_file():
-            made_with = json.loads(path.read_text()).get("config")
+            made_with = read_json(path).get("config")
             if made_with == _piece_config(config, split):
                 continue
             bar.write(f"{path.name}: made with other parameters ({made_with}); running it again")
         piece = {**piece_fn(split, seed, config, cache_dir, bar), "config": _piece_config(config, split)}
-        _atomic_write(path, json.dumps(piece))
+        atomic_write_text(path, json.dumps(piece))
         ran.append(f"{split}_seed{seed}")
         _write_outputs(out, config, command, time.time() - t0, ran)
     return _write_outputs(out, config, command, time.time() - t0, ran)
@@ -655,20 +628,20 @@ def _piece_config(config: MiniTransferConfig, split: str) -> dict:
 
 
 def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, wall: float, ran: list) -> dict:
-    pieces = [json.loads(p.read_text()) for p in sorted((out / "pieces").glob("*.json"))]
+    pieces = [read_json(p) for p in sorted((out / "pieces").glob("*.json"))]
     rows = [r for p in pieces for r in p["rows"]]
-    _atomic_write(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     summary = summarise(rows)
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     prov_path = out / "provenance.json"
-    old = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    old = read_json(prov_path) if prov_path.is_file() else {}
     prov = {
         "command": command or old.get("command"),
         "params": asdict(config),
         "timestamps_s": list(timestamps(config.horizon)),
         "program_prior": list(PROGRAM_PRIOR),
-        "git_commit": _git_commit(),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()},
+        "git_commit": git_commit(),
+        "machine": machine(),
         # each piece's wall time and the commit it ran at (`git_commit` above wrote these summary files)
         "pieces": {f"{p['split']}_seed{p['seed']}": {"wall_s": p["wall_s"], "git_commit": p.get("git_commit")}
                    for p in pieces},
@@ -676,12 +649,12 @@ def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, w
         "last_run": {"wall_s": round(wall, 1), "pieces": ran} if ran or "last_run" not in old else old["last_run"],
         "wall_s_all_pieces": round(sum(p["wall_s"] for p in pieces), 1),
     }
-    _atomic_write(prov_path, json.dumps(prov, indent=2))
+    atomic_write_text(prov_path, json.dumps(prov, indent=2))
     return {"rows": rows, "summary": summary, "provenance": prov}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m delta_core.bouncingsim.transfer_mini", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.transfer_bouncingsim", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="results folder (pieces/, results.jsonl, summary.json, provenance.json)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--splits", nargs="+", default=list(MiniTransferConfig.splits), choices=sorted(TRAIN_SPLITS))
@@ -697,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = type(getattr(MiniTransferConfig(), name))
         overrides[name] = kind(value)
     config = MiniTransferConfig(seeds=tuple(args.seeds), splits=tuple(args.splits), **overrides)
-    command = "python -m delta_core.bouncingsim.transfer_mini " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m delta_core.experiments.transfer_bouncingsim " + " ".join(sys.argv[1:] if argv is None else argv)
     result = run(args.out, config, args.cache, command)
     for axis, s in result["summary"].items():
         print(f"{axis}: {s['verdict']} ({s['why']})")

@@ -1,4 +1,4 @@
-"""The CPU-scale BouncingSim transfer runner (delta_core.bouncingsim.transfer_mini): resume logic,
+"""The CPU-scale BouncingSim transfer runner (delta_core.experiments.transfer_bouncingsim): resume logic,
 outputs, verdicts, tokenizer and prompts. The training itself is exercised by the book chapter."""
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Manufactoria transfer at CPU scale: what does RL on one family do to the others?
 
-    python -m delta_core.transfer --mini book/results/delta_mini --out book/results/transfer/manufactoria
+    python -m delta_core.experiments.transfer_manufactoria --mini book/results/delta_mini \
+        --out book/results/transfer/manufactoria
 
-The models are DELTA-mini's (`delta_core.grokking`): the base (SFT on the seen families, no RL) and
+The models are DELTA-mini's (`delta_core.experiments.delta_mini`): the base (SFT on the seen families, no RL) and
 the dense -> binary runs on the target family, one per seed. Each is evaluated on held-out problems of
 test families chosen by their relation to what RL trained (the paper's three axes, spec A.2.3):
 
@@ -29,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .baseline import _drop_torn_tail
-from .train import read_metrics  # JSONL reader that skips a line torn by a kill
+from ..artifacts import append_jsonl, atomic_write_text, command_line, provenance, read_json, read_jsonl, write_json
+from .delta_mini import MiniExperiment, evaluate_model
 
 __all__ = ["TEST_FAMILIES", "evaluate_transfer", "summarize_transfer", "main"]
 
@@ -45,7 +46,7 @@ TEST_FAMILIES: dict[str, list[str]] = {
 def _problems(spec: str, n: int, seed: int) -> list[Any]:
     import random
 
-    from .tasks import generate
+    from ..tasks import generate
 
     family, level = spec.split("/")
     problems = generate(family, level, "two_color", n=None, seed=seed)
@@ -59,22 +60,19 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
     """Evaluate the base and the RL'd models of `mini` on every test family; rows appended to results.jsonl."""
     from tqdm.auto import tqdm
 
-    from .grokking import MiniExperiment, evaluate_model
-
     mini, out = Path(mini), Path(out)
-    exp = MiniExperiment.from_dict(json.loads((mini / "experiment.json").read_text()))
+    exp = MiniExperiment.from_dict(read_json(mini / "experiment.json"))
     if seeds is None:  # every finished run of the arm (experiment.json may list only the last invocation's seeds)
         seeds = sorted(int(d.name.rsplit("_s", 1)[1]) for d in (mini / "runs").glob(f"{arm}_s*") if (d / "after.json").exists())
     seeds = list(seeds)
     families = test_families or TEST_FAMILIES
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
-    _drop_torn_tail(path)  # a line cut short by a kill: appends must start on a fresh line
-    rows = read_metrics(path)
+    rows = read_jsonl(path, missing_ok=True)  # a line torn by a kill is dropped, and cut by the next append
     done = {(r["stage"], r["seed"], r["test_family"]) for r in rows}
     models = [("before", None, mini / "base")]
     for seed in seeds:
-        final = Path(json.loads((mini / "runs" / f"{arm}_s{seed}" / "after.json").read_text()).get("model_dir", ""))
+        final = Path(read_json(mini / "runs" / f"{arm}_s{seed}" / "after.json").get("model_dir", ""))
         models.append(("after", seed, final))
     _in_distribution_rows(mini, exp, arm, seeds, rows, done, path)
     todo = [(axis, spec, stage, seed, model) for axis, specs in families.items() for spec in specs
@@ -83,7 +81,7 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
         if not (Path(model) / "model.safetensors").exists():
             raise FileNotFoundError(
                 f"{model}: the {arm} model of seed {seed} is not on disk (checkpoints are not committed); "
-                f"rerun `python -m delta_core.grokking arms --out {mini}` to recreate it, or pass --seeds"
+                f"rerun `python -m delta_core.experiments.delta_mini arms --out {mini}` to recreate it, or pass --seeds"
             )
         problems = _problems(spec, problems_per_family, exp.data_seed)
         result = evaluate_model(model, problems, k, exp, seed=0 if seed is None else seed)
@@ -92,10 +90,7 @@ def evaluate_transfer(mini: str | os.PathLike, out: str | os.PathLike, problems_
                "pass@k": result[f"pass@{k}"], "dense_mean": result["dense_mean"],
                "per_problem_c": [p["c"] for p in result["per_problem"]],
                "problem_pass1": [p["c"] / p["n"] for p in result["per_problem"]], "time": time.time()}
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_jsonl(path, row)
         rows.append(row)
     return rows
 
@@ -108,15 +103,14 @@ def _in_distribution_rows(mini: Path, exp: Any, arm: str, seeds: Sequence[int], 
     for stage, seed, source in sources:
         if (stage, seed, exp.target) in done or not source.exists():
             continue
-        result = json.loads(source.read_text())["target"]
+        result = read_json(source)["target"]
         per = result["per_problem"]
         row = {"axis": "in_distribution", "train_split": f"{exp.target} ({arm})", "test_family": exp.target,
                "seed": seed, "stage": stage, "n_problems": len(per), "k": result["k"], "pass@1": result["pass@1"],
                "pass@k": result[f"pass@{result['k']}"], "dense_mean": result["dense_mean"],
                "per_problem_c": [p["c"] for p in per], "problem_pass1": [p["c"] / p["n"] for p in per],
                "source": str(source.relative_to(mini)), "time": time.time()}
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_jsonl(path, row)
         rows.append(row)
 
 
@@ -177,7 +171,7 @@ WHY = {
 def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
     """Per axis: before / after pass@1 (means), the gain with a 95% interval, and a verdict."""
     out = Path(out)
-    rows = read_metrics(out / "results.jsonl")
+    rows = read_jsonl(out / "results.jsonl", missing_ok=True)
     summary: dict[str, Any] = {}
     for axis in ("in_distribution", *TEST_FAMILIES):
         axis_rows = [r for r in rows if r["axis"] == axis]
@@ -211,15 +205,13 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
                 summary[axis]["verdict"] = "untested here"
                 summary[axis]["why"] = (f"RL did not learn its training family (held-out pass@1 after RL {learned:.2f} "
                                         f"< {LEARNED}), so there was no learned skill to transfer")
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, out / "summary.json")
+    write_json(out / "summary.json", summary)
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m delta_core.transfer", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.transfer_manufactoria", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mini", default="book/results/delta_mini", help="a DELTA-mini results directory")
     parser.add_argument("--out", default="book/results/transfer/manufactoria")
     parser.add_argument("--problems", type=int, default=12, help="held-out problems per test family")
@@ -229,12 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     evaluate_transfer(args.mini, args.out, args.problems, args.k, seeds=args.seeds)
     summary = summarize_transfer(args.out)
-    from .baseline import provenance
-
-    record = provenance({"params": vars(args), "wall_seconds": round(time.perf_counter() - started, 1),
-                         "test_families": TEST_FAMILIES})
-    record["command"] = " ".join(["python", "-m", "delta_core.transfer", *argv])
-    Path(args.out, "provenance.json").write_text(json.dumps(record, indent=2) + "\n")
+    record = provenance(command_line("delta_core.experiments.transfer_manufactoria", argv), params=vars(args),
+                        wall_seconds=time.perf_counter() - started, test_families=TEST_FAMILIES)
+    write_json(Path(args.out, "provenance.json"), record)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -11,7 +11,7 @@ so the claims table of the book (notebooks/07_fidelity.ipynb) is computed at bui
 A missing artifact gives "untested here (no artifact: <path>)", a missing key "untested here (missing
 key '<key>' in <path>)": the table can be built before every experiment has run.
 
-    from delta_core.fidelity import evaluate_claims, to_markdown
+    from delta_core.experiments.fidelity import evaluate_claims, to_markdown
     print(to_markdown(evaluate_claims("book/claims.yaml")))
 """
 

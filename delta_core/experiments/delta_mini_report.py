@@ -1,6 +1,7 @@
-"""Plots of a DELTA-mini results directory (`delta_core.grokking`): seaborn, one function per figure.
+"""Reading and drawing a DELTA-mini results directory (`delta_core.experiments.delta_mini`).
 
-`plot_all(out)` writes `grokking_curve.png` (the landing-page figure), `rewards.png` and
+`load_runs(out)` reads every run's metrics into two tidy frames; the plots are seaborn, one function
+per figure. `plot_all(out)` writes `grokking_curve.png` (the landing-page figure), `rewards.png` and
 `zero_std_entropy.png` into `out` and returns their paths.
 """
 
@@ -8,14 +9,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from ..artifacts import read_jsonl
 
 ARM_LABELS = {"binary": "binary only", "dense": "dense only", "dense_then_binary": "dense → binary"}
 ARM_COLOURS = {"binary": "#d62728", "dense": "#1f77b4", "dense_then_binary": "#2ca02c"}
 
 
-def _frames(out):
-    from .grokking import load_runs
+def load_runs(out: str | os.PathLike) -> "Any":
+    """All runs' metrics as two tidy pandas frames: (train lines, eval lines), with `arm` and `seed`."""
+    import pandas as pd
 
+    trains, evals = [], []
+    for metrics in sorted(Path(out, "runs").glob("*_s*/metrics.jsonl")):
+        arm, seed = metrics.parent.name.rsplit("_s", 1)
+        for record in read_jsonl(metrics, missing_ok=True):
+            record.pop("trl", None)
+            record.update(arm=arm, seed=int(seed))
+            (evals if record.get("kind") == "eval" else trains).append(record)
+    return pd.DataFrame(trains), pd.DataFrame(evals)
+
+
+def _frames(out):
     trains, evals = load_runs(out)
     for frame in (trains, evals):
         if len(frame):

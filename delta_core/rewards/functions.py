@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from .judge import judge
+from ..judge import judge
+from .schedule import Schedule
 
 __all__ = [
     "extract_fenced",
@@ -35,8 +36,6 @@ __all__ = [
     "score_completion",
     "score_batch",
     "judge_in_process",
-    "Schedule",
-    "SwitchAtStep",
     "make_reward",
     "dense_reward",
     "binary_reward",
@@ -97,7 +96,7 @@ def score_completion(completion: Any, ground_truth: Any) -> tuple[float, float]:
 
 
 # A judging back-end: `(dsl, test_cases)` pairs in, `judge` responses out, in order. In-process by
-# default; `delta_core.judge_backends` has HTTP and Ray ones.
+# default; `delta_core.rewards.backends` has HTTP and Ray ones.
 JudgeBatch = Callable[[Sequence[tuple[str, list[Mapping[str, Any]]]]], list[dict[str, Any]]]
 
 
@@ -130,29 +129,6 @@ def _log(log_metric: Callable[[str, float], None] | None, name: str, values: lis
 Scorer = Callable[[Sequence[Any], Sequence[Any]], tuple[list[float], list[float]]]
 
 
-class Schedule(Protocol):
-    """Where a dense -> binary schedule stands: `phase_at(step)` is "dense" or "binary"; `observe`
-    hears each dense step's batch mean (a threshold schedule switches on it). `delta_core.train`'s
-    `ScheduleState` is one, and it checkpoints itself."""
-
-    def phase_at(self, global_step: int) -> str: ...
-
-    def observe(self, global_step: int, dense_mean: float) -> None: ...
-
-
-class SwitchAtStep:
-    """The fixed schedule: dense before `switch_step` completed steps, binary from it on."""
-
-    def __init__(self, switch_step: int):
-        self.switch_step = switch_step
-
-    def phase_at(self, global_step: int) -> str:
-        return "binary" if global_step >= self.switch_step else "dense"
-
-    def observe(self, global_step: int, dense_mean: float) -> None:
-        pass
-
-
 def make_reward(
     kind: str = "dense",
     *,
@@ -169,8 +145,9 @@ def make_reward(
     `judge_batch`. Another domain passes its own `scorer`
     (`(completions, ground_truth) -> (dense scores, binary scores)`; BouncingSim does).
 
-    A scheduled reward takes `switch_step` (dense before it, binary from it on) or a `schedule`
-    object (`Schedule`: the trainer's, which can also switch on a dense-mean threshold).
+    A scheduled reward takes `switch_step` (dense before it, binary from it on) or a `Schedule`, whose
+    phase it reads; a threshold schedule is switched by whoever calls its `observe` (in training,
+    `delta_core.train.ScheduleCallback`, which also checkpoints it), never by the reward.
 
     With `max_completion_length`, a completion whose `completion_ids` (TRL passes them) used every
     token without ending in `eos_id` counts as truncated: the share is logged as `truncated_frac`,
@@ -188,11 +165,7 @@ def make_reward(
         if (switch_step is None) == (schedule is None):
             raise ValueError("kind='scheduled' needs exactly one of switch_step= (an int) or schedule= (a Schedule)")
         if schedule is None:
-            if isinstance(switch_step, bool) or not isinstance(switch_step, int) or switch_step < 0:
-                raise ValueError(
-                    f"switch_step={switch_step!r}: must be an integer >= 0 (0 means binary from the start)"
-                )
-            schedule = SwitchAtStep(switch_step)
+            schedule = Schedule.at_step(switch_step)  # validates the step
     elif switch_step is not None or schedule is not None:
         raise ValueError(f"switch_step and schedule are only for kind='scheduled' (got kind={kind!r})")
     if non_stop_penalty and max_completion_length is None:
@@ -232,8 +205,6 @@ def make_reward(
         phase = schedule.phase_at(state.global_step)
         if log_metric is not None:
             log_metric("reward_phase", 1.0 if phase == "binary" else 0.0)
-        if phase == "dense" and dense:
-            schedule.observe(state.global_step, sum(dense) / len(dense))
         return binary if phase == "binary" else dense
 
     reward.__name__ = reward.__qualname__ = f"{kind}_reward"

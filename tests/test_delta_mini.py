@@ -1,12 +1,12 @@
-"""DELTA-mini driver (delta_core.grokking): configuration, data splits, time-to-grok, summaries, resume."""
+"""DELTA-mini driver (delta_core.experiments.delta_mini): configuration, data splits, time-to-grok, summaries, resume."""
 
 import json
 import time
 
 import pytest
 
-from delta_core import grokking
-from delta_core.grokking import MiniExperiment, summarize, target_split, time_to_grok
+from delta_core.experiments import delta_mini
+from delta_core.experiments.delta_mini import MiniExperiment, summarize, target_split, time_to_grok
 
 
 def test_experiment_rejects_bad_fields_with_their_names():
@@ -80,7 +80,7 @@ def test_summary_reports_each_arm_from_its_runs(tmp_path):
     assert arms["dense_then_binary"]["final_full_pass_min"] == pytest.approx(0.9)
     assert arms["dense_then_binary"]["runs"][0]["switch_step"] == 3
     assert json.loads((tmp_path / "summary.json").read_text())["arms"].keys() == arms.keys()
-    from delta_core.grokking_plots import plot_all
+    from delta_core.experiments.delta_mini_report import plot_all
 
     for path in plot_all(tmp_path):
         assert path.stat().st_size > 10_000  # a real figure, not an empty canvas

@@ -5,7 +5,10 @@ mostly broken ones) on random tapes, runs each valid one through both engines, a
 outcome that breaks a promise of the judge: an exception other than a clean parse error, a path over
 the limit, a tape that grew more than the path allows, or the two engines disagreeing.
 
-    python -m delta_core.fuzz 100000        # the documented 100k run (the test suite runs 10k)
+    python benchmarks/fuzz.py 100000        # the documented 100k run (the test suite runs 10k)
+
+A test tool, not part of the importable package: tests/test_fuzz.py and benchmarks/verifier.py import it
+from this folder.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from .dsl import MAX_PATH, NodeType, parse_program, run_program
-from .engine import compile_program
-from .judge import judge
+from delta_core.dsl import MAX_PATH, NodeType, parse_program, run_program
+from delta_core.engine import compile_program
+from delta_core.judge import judge
 
 __all__ = ["random_program", "mutate_program", "random_tape", "FuzzReport", "fuzz_judge"]
 
@@ -138,14 +141,22 @@ def fuzz_judge(n_programs: int, seed: int = 0, tapes_per_program: int = 4, progr
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        n = int(argv[0]) if argv else 10_000
-        seed = int(argv[1]) if len(argv) > 1 else 0
-    except ValueError:
-        print("usage: python -m delta_core.fuzz [N_PROGRAMS] [SEED]", file=sys.stderr)
-        return 2
-    report = fuzz_judge(n, seed, progress=True)
+    import argparse
+
+    def positive(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{value} programs: must be >= 1")
+        return value
+
+    parser = argparse.ArgumentParser(prog="python benchmarks/fuzz.py", description="Fuzz the DSL judge.")
+    parser.add_argument("n_programs", nargs="?", type=positive, default=10_000, help="random programs (>= 1)")
+    parser.add_argument("seed", nargs="?", type=int, default=0)
+    args = parser.parse_args(argv)
+    report = fuzz_judge(args.n_programs, args.seed, progress=True)
     print(
         f"{report.programs} programs ({report.valid} valid, {report.parse_errors} parse errors), "
         f"{report.runs} runs ({report.looped} hit the path limit), {len(report.failures)} failures"
