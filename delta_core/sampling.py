@@ -351,9 +351,14 @@ class TransformersSampler(Sampler):
         out = []
         for prompt in prompts:
             start = time.perf_counter()
-            # a seed per (prompt, first sample index): a resumed run draws what an uninterrupted one would
-            (gens,) = generate_completions(self.model, self.tokenizer, [prompt], n, config,
-                                           seed=derive_seed(config.seed, prompt, first_index))
+            gens: list[Generation] = []
+            # a seed per (prompt, batch's first sample index): a resumed run draws what an uninterrupted one
+            # would, whatever else is sampled in the same run
+            for done in range(0, n, config.batch_size):
+                m = min(config.batch_size, n - done)
+                (batch,) = generate_completions(self.model, self.tokenizer, [prompt], m, config,
+                                                seed=derive_seed(config.seed, prompt, first_index + done))
+                gens += batch
             self.stats["seconds"] += time.perf_counter() - start
             self.stats["generated_tokens"] += sum(g.n_tokens for g in gens)
             self.stats["prompt_tokens"] += len(self.tokenizer(_prompt_text(self.tokenizer, prompt),

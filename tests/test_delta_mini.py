@@ -6,6 +6,7 @@ import time
 import pytest
 
 from delta_core.experiments import delta_mini
+from delta_core.artifacts import write_json
 from delta_core.experiments.delta_mini import MiniExperiment, summarize, target_split, time_to_grok
 
 
@@ -27,7 +28,7 @@ def test_target_split_is_the_split_the_trainer_uses():
 
     exp = MiniExperiment(held_out=6)
     train, held = target_split(exp)
-    train_ds, eval_ds = build_datasets(grokking._train_config(exp, model="unused"))
+    train_ds, eval_ds = build_datasets(delta_mini._train_config(exp, model="unused"))
     assert len(held) == 6 == len(eval_ds)
     criteria = {p.criteria for p in held}
     assert all(c in {r["prompt"][-1]["content"].split("\n", 1)[1] for r in eval_ds} for c in criteria)
@@ -36,7 +37,7 @@ def test_target_split_is_the_split_the_trainer_uses():
 
 def test_seen_split_never_contains_the_target_family():
     exp = MiniExperiment()
-    sft, held = grokking.seen_split(exp)
+    sft, held = delta_mini.seen_split(exp)
     assert {p.family for p in sft} == {s.split("/")[0] for s in exp.seen}
     assert exp.target.split("/")[0] not in {p.family for p in sft}
     assert all(len(v) == exp.seen_held_out for v in held.values())
@@ -94,17 +95,17 @@ def test_a_finished_run_is_not_trained_again(tmp_path, monkeypatch):
         raise AssertionError("train() called for a run whose after.json exists")
 
     monkeypatch.setattr("delta_core.train.train", fail)
-    assert grokking.run_arm(exp, tmp_path, "dense", 0, work=tmp_path / "work")["arm"] == "dense"
+    assert delta_mini.run_arm(exp, tmp_path, "dense", 0, work=tmp_path / "work")["arm"] == "dense"
 
 
 def test_changed_settings_refuse_to_mix_into_old_results(tmp_path):
-    grokking._write_json(tmp_path / "experiment.json", {**vars(MiniExperiment()), "max_steps": 7})
+    write_json(tmp_path / "experiment.json", {**vars(MiniExperiment()), "max_steps": 7})
     with pytest.raises(ValueError, match="max_steps"):
-        grokking.run_all(MiniExperiment(), tmp_path, steps=())
+        delta_mini.run_all(MiniExperiment(), tmp_path, steps=())
 
 
 def test_running_some_seeds_adds_to_the_record(tmp_path):
-    grokking.run_all(MiniExperiment(seeds=[0], arms=["dense"]), tmp_path, steps=())
-    grokking.run_all(MiniExperiment(seeds=[2], arms=["binary"]), tmp_path, steps=())
+    delta_mini.run_all(MiniExperiment(seeds=[0], arms=["dense"]), tmp_path, steps=())
+    delta_mini.run_all(MiniExperiment(seeds=[2], arms=["binary"]), tmp_path, steps=())
     saved = json.loads((tmp_path / "experiment.json").read_text())
     assert saved["seeds"] == [0, 2] and saved["arms"] == ["binary", "dense"]

@@ -97,14 +97,14 @@ def test_scheduled_reward_refuses_bad_arguments():
         scheduled_reward(-1)
     with pytest.raises(ValueError, match="trainer_state"):
         scheduled_reward(3)([fenced(ACCEPT_ALL)], [TESTS])
-    from delta_core.rewards import SwitchAtStep, make_reward
+    from delta_core.rewards import Schedule, make_reward
 
     with pytest.raises(ValueError, match="exactly one of switch_step"):
-        make_reward("scheduled", switch_step=3, schedule=SwitchAtStep(3))
+        make_reward("scheduled", switch_step=3, schedule=Schedule.at_step(3))
     with pytest.raises(ValueError, match="exactly one of switch_step"):
         make_reward("scheduled")
     with pytest.raises(ValueError, match="only for kind='scheduled'"):
-        make_reward("dense", schedule=SwitchAtStep(3))
+        make_reward("dense", schedule=Schedule.at_step(3))
     with pytest.raises(ValueError, match="needs max_completion_length"):
         make_reward("dense", non_stop_penalty=True)
 

@@ -19,6 +19,9 @@ import pytest
 pytest.importorskip("trl")
 
 from delta_core import train as T  # noqa: E402
+from delta_core.artifacts import read_jsonl  # noqa: E402
+from delta_core.rewards import make_reward  # noqa: E402
+from delta_core.sampling import score_samples  # noqa: E402
 from delta_core.mini import MiniConfig, save_mini  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,12 +127,12 @@ def test_unsloth_needs_vllm_only_when_use_vllm(monkeypatch, tmp_path):
                         lambda name, *a: None if name == "vllm" else object() if name == "unsloth" else real_find_spec(name, *a))
     monkeypatch.setitem(sys.modules, "unsloth", types.ModuleType("unsloth"))  # as if imported first, as it must be
     with pytest.raises(T.BackendUnavailableError, match="`vllm`.*use_vllm=false"):
-        T._require_unsloth(cfg(backend="unsloth", lora_rank=8, output_dir=str(tmp_path)))
-    T._require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))  # no error
+        T.run.require_unsloth(cfg(backend="unsloth", lora_rank=8, output_dir=str(tmp_path)))
+    T.run.require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))  # no error
     monkeypatch.delitem(sys.modules, "unsloth")
     monkeypatch.setitem(sys.modules, "trl", sys.modules.get("trl") or types.ModuleType("trl"))
     with pytest.raises(T.BackendUnavailableError, match="before trl"):  # trl without unsloth before it
-        T._require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))
+        T.run.require_unsloth(cfg(backend="unsloth", lora_rank=8, use_vllm=False, output_dir=str(tmp_path)))
 
 
 # ---------------------------------------------------------------- rewards, schedule
@@ -142,7 +145,7 @@ ACCEPT_ALL = "START start:\n    NEXT end\nEND end"
 
 
 def test_reward_phases_follow_switch_step():
-    reward = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(switch_step=2)), max_completion_length=16,
+    reward = make_reward("scheduled", schedule=cfg(switch_step=2).make_schedule(), max_completion_length=16,
                            eos_id=0, non_stop_penalty=True)
     logged = {}
     for step, expected in [(1, 0.5), (2, 0.0)]:
@@ -152,40 +155,49 @@ def test_reward_phases_follow_switch_step():
 
 
 def test_non_stop_penalty_zeroes_truncated_completions():
-    reward = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(schedule="dense", switch_step=None)),
+    reward = make_reward("scheduled", schedule=cfg(schedule="dense", switch_step=None).make_schedule(),
                            max_completion_length=3, eos_id=9, non_stop_penalty=True)
     state, logged = SimpleNamespace(global_step=0), {}
     assert reward([ACCEPT_ALL, ACCEPT_ALL], [TESTS, TESTS], trainer_state=state, completion_ids=[[1, 2, 3], [1, 9]],
                   log_metric=logged.__setitem__) == [0.0, 0.5]
     assert logged["truncated_frac"] == 0.5 and reward.last_binary == [0.0, 0.0]
     # without the penalty the truncated completion keeps its score; the share is still logged
-    lenient = T.make_reward("scheduled", schedule=T.ScheduleState(cfg(schedule="dense", switch_step=None)),
+    lenient = make_reward("scheduled", schedule=cfg(schedule="dense", switch_step=None).make_schedule(),
                             max_completion_length=3, eos_id=9)
     assert lenient([ACCEPT_ALL], [TESTS], trainer_state=state, completion_ids=[[1, 2, 3]]) == [0.5]
 
 
-def test_threshold_schedule_switches_through_the_reward():
-    schedule = T.ScheduleState(cfg(switch_step=None, switch_threshold=0.5, switch_window=1))
-    reward = T.make_reward("scheduled", schedule=schedule)
-    assert reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=4)) == [0.5]  # dense, observed
+def test_threshold_schedule_is_switched_by_its_callback_and_read_by_the_reward():
+    schedule = cfg(switch_step=None, switch_threshold=0.5, switch_window=1).make_schedule()
+    reward = make_reward("scheduled", schedule=schedule)
+    assert reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=4)) == [0.5]  # dense
+    assert schedule.switch_step is None  # the reward only reads the phase
+    callback = T.ScheduleCallback(schedule)
+    # TRL's log after the 5th step: the step was dense (reward_phase 0) with batch mean 0.5
+    callback.on_log(None, SimpleNamespace(global_step=5), None, logs={"loss": 0.1, "dense_reward": 0.5, "reward_phase": 0.0})
     assert schedule.switch_step == 5
     assert reward([ACCEPT_ALL], [TESTS], trainer_state=SimpleNamespace(global_step=5)) == [0.0]  # binary now
+    # the end-of-training summary TRL logs last is not a step
+    other = cfg(switch_step=None, switch_threshold=0.1, switch_window=1).make_schedule()
+    T.ScheduleCallback(other).on_log(None, SimpleNamespace(global_step=9), None,
+                                     logs={"train_runtime": 3.0, "loss": 0.1, "dense_reward": 0.9, "reward_phase": 0.0})
+    assert other.switch_step is None
 
 
 def test_baselines_never_switch():
-    dense = T.ScheduleState(cfg(schedule="dense", switch_step=None))
-    binary = T.ScheduleState(cfg(schedule="binary", switch_step=None))
+    dense = cfg(schedule="dense", switch_step=None).make_schedule()
+    binary = cfg(schedule="binary", switch_step=None).make_schedule()
     assert [dense.phase_at(s) for s in (0, 10**6)] == ["dense", "dense"]
     assert [binary.phase_at(s) for s in (0, 10**6)] == ["binary", "binary"]
 
 
 def test_threshold_switch_is_recorded_and_restored():
     c = cfg(switch_step=None, switch_threshold=0.5, switch_window=2)
-    s = T.ScheduleState(c)
-    for step, mean in enumerate([0.2, 0.6, 0.5]):
-        s.observe(step, mean)
+    s = c.make_schedule()
+    for steps_done, mean in enumerate([0.2, 0.6, 0.5], start=1):
+        s.observe(steps_done, mean)
     assert s.switch_step == 3 and s.phase_at(2) == "dense" and s.phase_at(3) == "binary"
-    fresh = T.ScheduleState(c)
+    fresh = c.make_schedule()
     fresh.restore(json.loads(json.dumps(s.export())))  # what a checkpoint holds
     assert fresh.switch_step == 3
 
@@ -246,14 +258,14 @@ def test_curriculum_orders_training_data_by_level():
     assert len(train_ds) == 4 * per_step
     assert train_ds["level"] == ["easy"] * 2 * per_step + ["medium"] * 2 * per_step
     assert set(eval_ds["level"]) == {"easy", "medium"}
-    assert T._grpo_args(c, True).shuffle_dataset is False  # TRL's sampler keeps the order
+    assert T.run._grpo_args(c, True).shuffle_dataset is False  # TRL's sampler keeps the order
 
 
 # ---------------------------------------------------------------- real runs
 
 
 def _train_steps(path):
-    return [r["step"] for r in T.read_metrics(path) if r["kind"] == "train"]
+    return [r["step"] for r in read_jsonl(path, missing_ok=True) if r["kind"] == "train"]
 
 
 def test_resume_after_sigkill_loses_and_repeats_no_step(tiny_model, tmp_path):
@@ -284,7 +296,7 @@ def test_resume_after_sigkill_loses_and_repeats_no_step(tiny_model, tmp_path):
     config, resume = T.parse_cli(args[3:] + ["--resume"])
     T.train(config, resume=resume)
 
-    records = T.read_metrics(metrics)
+    records = read_jsonl(metrics)
     assert _train_steps(metrics) == list(range(1, 9))  # each step once, in order
     assert [r["step"] for r in records if r["kind"] == "eval"] == [0, 3, 6]
     phases = {r["step"]: r["phase"] for r in records if r["kind"] == "train"}
@@ -309,7 +321,7 @@ def _dense_curve(model, out, lr):
              eval_steps=0, save_steps=1000, learning_rate=lr, save_final=False),
     )
     T.train(c)
-    return [r["dense_mean"] for r in T.read_metrics(out / "metrics.jsonl") if r["kind"] == "train"]
+    return [r["dense_mean"] for r in read_jsonl(out / "metrics.jsonl") if r["kind"] == "train"]
 
 
 LEARN_STEPS = 10
@@ -335,7 +347,7 @@ def test_score_samples_counts_full_passes_per_problem():
     accept_r = "START start:\n    NEXT p\nPULLER_RB p:\n    [R] end\nEND end"
     fence = "```\n{}\n```".format
     samples = [[fence(ACCEPT_ALL), fence(accept_r), fence(accept_r), "no program"], [fence(ACCEPT_ALL)] * 4]
-    scored = T.score_samples(rows, samples, 4, criteria=["a", "b"], keep_examples=2)
+    scored = score_samples(rows, samples, 4, criteria=["a", "b"], keep_examples=2)
     assert [p["c"] for p in scored["per_problem"]] == [2, 0]
     assert scored["per_problem"][0]["dense_mean"] == pytest.approx((0.5 + 1 + 1 + 0) / 4)
     assert scored["pass@1"] == pytest.approx((2 / 4 + 0) / 2) and scored["pass@4"] == pytest.approx(0.5)

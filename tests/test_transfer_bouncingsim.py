@@ -8,7 +8,7 @@ import json
 import pytest
 
 from delta_core.bouncingsim import generate_scene
-from delta_core.bouncingsim import transfer_mini as tm
+from delta_core.experiments import transfer_bouncingsim as tm
 from delta_core.bouncingsim.expr import parse
 
 

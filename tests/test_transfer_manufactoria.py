@@ -2,6 +2,7 @@
 
 import json
 
+from delta_core.artifacts import drop_torn_tail, read_jsonl
 from delta_core.experiments import transfer_manufactoria
 
 
@@ -24,7 +25,7 @@ def test_a_clear_gain_is_reproduced_and_no_gain_is_not(tmp_path):
     rows += [_row("transformative", "prepend_sequence/easy", "before", None, [0] * 8)]
     rows += [_row("transformative", "prepend_sequence/easy", "after", s, [0] * 8) for s in (0, 1, 2)]
     _write(tmp_path, rows)
-    summary = transfer.summarize_transfer(tmp_path)
+    summary = transfer_manufactoria.summarize_transfer(tmp_path)
     assert summary["exploratory"]["verdict"] == "reproduced"
     assert summary["exploratory"]["ci_low"] > 0.5
     assert summary["compositional"]["verdict"] == "not reproduced"
@@ -37,14 +38,14 @@ def test_transfer_where_the_paper_finds_none_refutes_the_claim(tmp_path):
     rows = [_row("transformative", "numerical_comparison/easy", "before", None, [0] * 10)]
     rows += [_row("transformative", "numerical_comparison/easy", "after", s, [4] * 10) for s in (0, 1)]
     _write(tmp_path, rows)
-    assert transfer.summarize_transfer(tmp_path)["transformative"]["verdict"] == "refuted"
+    assert transfer_manufactoria.summarize_transfer(tmp_path)["transformative"]["verdict"] == "refuted"
 
 
 def test_a_torn_last_line_is_dropped(tmp_path):
     good = _row("exploratory", "contains_count/medium", "before", None, [0, 1])
     (tmp_path / "results.jsonl").write_text(json.dumps(good) + "\n" + '{"axis": "explor')
-    transfer._drop_torn_tail(tmp_path / "results.jsonl")
-    assert transfer.read_metrics(tmp_path / "results.jsonl") == [good]
+    drop_torn_tail(tmp_path / "results.jsonl")
+    assert read_jsonl(tmp_path / "results.jsonl") == [good]
     assert (tmp_path / "results.jsonl").read_text().endswith("\n")  # appends start on a fresh line
 
 
@@ -54,7 +55,7 @@ def test_no_verdict_on_transfer_when_rl_did_not_learn_its_own_family(tmp_path):
     rows += [_row("transformative", "prepend_sequence/easy", "before", None, [0] * 8)]
     rows += [_row("transformative", "prepend_sequence/easy", "after", s, [0] * 8) for s in (0, 1)]
     _write(tmp_path, rows)
-    summary = transfer.summarize_transfer(tmp_path)
+    summary = transfer_manufactoria.summarize_transfer(tmp_path)
     assert summary["in_distribution"]["verdict"] == "not reproduced"
     assert summary["transformative"]["verdict"] == "untested here"  # not "reproduced": nothing was learned
     assert "did not learn" in summary["transformative"]["why"]

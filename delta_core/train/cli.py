@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import BackendUnavailableError, ConfigError, TrainConfig, load_config
+from .run import train
 
 __all__ = ["parse_cli", "main"]
 
