@@ -260,7 +260,8 @@ def test_unsloth_backend_gets_a_checkpoint_it_can_load(tmp_path):
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
     code = f"""
 from pathlib import Path
-from delta_core.train import gpu as train_gpu, models
+from delta_core import models
+from delta_core.train import gpu as train_gpu
 gguf = Path({str(tmp_path / "m.gguf")!r})
 target = models.gguf_cache_path(gguf)
 target.mkdir(parents=True)

@@ -16,7 +16,8 @@ reads it, so `passk` evaluates the held-out split that `train` holds out (same f
   come from `model.generate`. Nothing else differs from `python -m delta_core.train`.
 - `passk` samples k completions per held-out problem: with vLLM when it is importable and a GPU is
   there (`delta_core.sampling.VLLMSampler`), else with `model.generate` on the GPU (or the CPU) through
-  `delta_core.train.evaluate_pass_at_k`, the evaluator the training run itself logs with.
+  `delta_core.train.evaluate_pass_at_k`, the evaluator the training run itself logs with; both sample
+  with the rollouts' settings (`TrainConfig.sampling`) and judge with `delta_core.sampling.score_samples`.
 - `summarize` reads what the steps wrote and writes DIR/summary.json and DIR/plots/*.png.
 
 On the CPU path nothing here imports unsloth or vllm.
@@ -61,11 +62,9 @@ VERSIONED = (
 
 
 def _write_json(path: str | os.PathLike, data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    from delta_core.artifacts import write_json
+
+    write_json(path, data, indent=1)
 
 
 def _cli(args: argparse.Namespace) -> list[str]:
@@ -118,18 +117,16 @@ def versions() -> dict[str, str | None]:
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
-    from delta_core.experiments.baseline import provenance
+    from delta_core.artifacts import provenance
 
     prov = provenance(
-        {
-            "command": " ".join(sys.argv),
-            "dry_run": args.dry_run,
-            "device": device_info(),
-            "versions": versions(),
-            "run_args": args.run_args,
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "started_epoch": time.time(),
-        }
+        " ".join(sys.argv),
+        dry_run=args.dry_run,
+        device=device_info(),
+        versions=versions(),
+        run_args=args.run_args,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        started_epoch=time.time(),
     )
     _write_json(Path(args.out) / "provenance.json", prov)
     print(json.dumps({"device": prov["device"].get("gpu_name") or "cpu", "versions": prov["versions"]}))
@@ -145,38 +142,17 @@ def _vllm_usable() -> bool:
 
 
 def _vllm_pass_at_k(config, rows, adapter: str | None) -> dict[str, Any]:
-    """pass@1 / pass@k with `delta_core.sampling.VLLMSampler` (GPU with vLLM only)."""
-    from delta_core.passk import pass_at_k
-    from delta_core.rewards import score_completion
-    from delta_core.sampling import SamplingConfig, make_sampler
+    """pass@1 / pass@k with `delta_core.sampling.VLLMSampler` (GPU with vLLM only), sampled with the
+    rollouts' settings (`TrainConfig.sampling`) and judged by `sampling.score_samples`."""
+    from delta_core.sampling import make_sampler, score_samples
 
     sampler = make_sampler("vllm", config.model, adapter=adapter, max_model_len=config.max_seq_length)
     k = config.eval_k
-    sampling = SamplingConfig(
-        n_samples=k,
-        temperature=config.eval_temperature,
-        top_p=config.top_p,
-        max_new_tokens=config.max_completion_length,
-        seed=config.seed,
-    )
-    prompts = [row["prompt"][-1]["content"] for row in rows]
-    outputs = sampler.generate(prompts, k, sampling)
-    ks = sorted({1, k})
-    dense, per_k, tokens = [], {kk: [] for kk in ks}, 0
-    for row, gens in zip(rows, outputs):
-        scores = [score_completion(g.text, row["ground_truth"]) for g in gens]
-        tokens += sum(g.n_tokens for g in gens)
-        correct = sum(int(b >= 1.0) for _, b in scores)
-        dense.append(sum(d for d, _ in scores) / len(scores))
-        for kk in ks:
-            per_k[kk].append(pass_at_k(len(scores), correct, kk))
-    result = {
-        "n_problems": len(rows),
-        "k": k,
-        "eval_dense_mean": sum(dense) / len(dense),
-        "generated_tokens": tokens,
-    }
-    result.update({f"pass@{kk}": sum(v) / len(v) for kk, v in per_k.items()})
+    outputs = sampler.generate([row["prompt"][-1]["content"] for row in rows], k, config.sampling(k))
+    scored = score_samples(rows, outputs, k)
+    result = {"n_problems": scored["n_problems"], "k": k, "eval_dense_mean": scored["dense_mean"],
+              "generated_tokens": sum(g.n_tokens for gens in outputs for g in gens)}
+    result.update({key: value for key, value in scored.items() if key.startswith("pass@")})
     return result
 
 
@@ -243,7 +219,9 @@ def cmd_passk(args: argparse.Namespace) -> int:
         peak_memory_gib=round(torch.cuda.max_memory_allocated() / 2**30, 3)
         if torch.cuda.is_available()
         else None,
-        temperature=config.eval_temperature,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        top_k=config.top_k,
         max_new_tokens=config.max_completion_length,
         family=config.family,
         level=config.level,
@@ -394,15 +372,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    from delta_core.artifacts import read_jsonl
+
+    return read_jsonl(path, missing_ok=True)
 
 
 def _first_step(records: list[dict[str, Any]], key: str, threshold: float) -> int | None:
