@@ -10,17 +10,19 @@ What one run does, per seed:
    at 1.5 s no program of the language passes a BASIC scene in full and at 0.8 s almost none does:
    the containers are triangles and squares, whose billiards a fold follows only briefly).
    Training scenes use seeds 0.., test scenes seeds 10000.., so no test scene is trained on.
-2. The policy is a ~0.25M-parameter Llama (`delta_core.mini.build_model`) with its own enumerated
-   word-level tokenizer (`build_tokenizer`). Its prompt is a short description of the scene's
-   mechanisms (`scene_prompt`: "box spins. gravity. sides 4."); it answers with an `expr` program.
+2. The policy is a ~0.25M-parameter Llama (`delta_core.mini.build_model`) with a word-level tokenizer
+   over this experiment's words (`build_tokenizer`: `mini.build_tokenizer` on an enumerated vocabulary).
+   Its prompt is a short description of the scene's mechanisms (`scene_prompt`: "box spins. gravity.
+   sides 4."); it answers with an `expr` program.
 3. SFT warm start: prompts of BASIC training scenes paired with programs drawn *uniformly* from
    `PROGRAM_PRIOR` (13 programs: static, free flight, flight with gravity; each bare, folded into a
    box of half-width a - b or a, fixed or moving with the container, or folded along its own line of
    motion). The SFT model thus knows the language and these components but not which one suits which
    scene: its pass@1 is the prior's average.
-4. GRPO (on-policy, one update per batch, so the clipped ratio is 1; no KL; advantages normalised per
-   group; token-mean loss) on the training cells of a split, with the binary full-pass reward (the
-   paper's BouncingSim setting, paper-facts §5), scored by the real sandbox and the 50 px rule.
+4. GRPO with the project's trainer (`delta_core.train`, TRL's GRPOTrainer: on-policy, one update per
+   batch, no KL, advantages normalised per group, token-level loss) on the training cells of a split,
+   with the binary full-pass reward (the paper's BouncingSim setting, paper-facts §5), scored by the
+   real sandbox and the 50 px rule (`train(..., scorer=...)`).
 5. pass@1 and pass@k (k = samples per problem) on every test cell, before (SFT) and after (GRPO).
 
 Splits (`AXES`): `exploratory` and `compositional` share one training split, `basic6` (the six single
@@ -51,10 +53,9 @@ import hashlib
 import json
 import math
 import os
-import platform
 import random
-import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -64,6 +65,8 @@ from typing import Any
 from ..artifacts import atomic_write_text, git_commit, machine, read_json, read_jsonl
 from ..bouncingsim.expr import ExprError, compile_program, parse
 from ..bouncingsim.scene import Scene, scene_from_dict, scene_to_dict
+from ..rewards import completion_text
+from ..sampling import SamplingConfig, derive_seed, generate_completions, sample_and_score
 
 __all__ = ["MiniTransferConfig", "AXES", "TRAIN_SPLITS", "PROGRAM_PRIOR", "HORIZON", "scene_prompt",
            "build_tokenizer", "run", "summarise", "main"]
@@ -327,84 +330,75 @@ def sft(model, tok, prompts: Sequence[str], config: MiniTransferConfig, seed: in
         sched.step()
 
 
-def sample(model, tok, prompts: Sequence[str], config: MiniTransferConfig, batch: int = 256) -> list[str]:
-    """One sampled completion per prompt (temperature `config.temperature`, no top-k/top-p)."""
-    import torch
-
-    model.eval()
-    out: list[str] = []
-    for start in range(0, len(prompts), batch):
-        chunk = [_chat(tok, p) for p in prompts[start:start + batch]]
-        enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.no_grad():
-            gen = model.generate(**enc, do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
-                                 max_new_tokens=config.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id)
-        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return out
+def sampling_config(config: MiniTransferConfig) -> SamplingConfig:
+    """The policy's sampling settings, for rollouts and evaluation alike: `temperature`, no top-k or
+    top-p cut, `max_new_tokens`."""
+    return SamplingConfig(temperature=config.temperature, top_p=1.0, top_k=0, max_new_tokens=config.max_new_tokens,
+                          batch_size=256)
 
 
-def grpo(model, tok, records: Sequence[dict], config: MiniTransferConfig, seed: int, sandbox,
-         log: list | None = None) -> None:
-    """On-policy GRPO: per step, `grpo_prompts` scenes x `grpo_group` samples, group-normalised
-    advantages of the full-pass (or dense) reward, token-mean policy-gradient loss, one update."""
-    import torch
-
-    rng = random.Random(f"grpo:{seed}")
-    opt = torch.optim.AdamW(model.parameters(), lr=config.grpo_lr, weight_decay=0.0)
-    for step in range(config.grpo_steps):
-        chosen = [rng.choice(records) for _ in range(config.grpo_prompts)]
-        recs = [r for r in chosen for _ in range(config.grpo_group)]
-        prompts = [scene_prompt(scene_from_dict(r["scene"])) for r in recs]
-        texts = sample(model, tok, prompts, config)
-        scores = score_programs(texts, recs, sandbox)
-        binary = config.reward == "binary" or (config.reward == "dense_then_binary" and step >= config.grpo_steps // 2)
-        rewards = torch.tensor([s[0] if binary else s[1] for s in scores]).view(-1, config.grpo_group)
-        adv = (rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-4)
-        if log is not None:
-            log.append({"step": step, "binary_mean": float(sum(s[0] for s in scores) / len(scores)),
-                        "dense_mean": float(sum(s[1] for s in scores) / len(scores)), "reward": "binary" if binary else "dense",
-                        "frac_zero_std": float((rewards.std(1) == 0).float().mean()),
-                        "frac_prior": sum(t in _PRIOR_SET for t in texts) / len(texts)})
-        if torch.all(adv == 0):
-            continue
-        model.train()
-        ids, att, comp = _encode_pairs(tok, prompts, texts)
-        logp = _token_logps(model, ids, att)
-        mask = comp[:, 1:]
-        loss = -(logp * mask * adv.view(-1, 1)).sum() / mask.sum()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+def sample(model, tok, prompts: Sequence[str], config: MiniTransferConfig, seed: int) -> list[str]:
+    """One sampled completion per prompt (`sampling.generate_completions`, the project's one sampling path)."""
+    return [gens[0].text for gens in generate_completions(model, tok, prompts, 1, sampling_config(config), seed)]
 
 
-def evaluate(model, tok, cells: dict, config: MiniTransferConfig, sandbox) -> dict[str, dict]:
-    """Per cell "F/level": n_problems, pass@1, pass@k (k = samples), dense mean, per-problem pass@1."""
-    from ..passk import pass_at_k
+def grpo(model_dir: Path, records: Sequence[dict], config: MiniTransferConfig, seed: int, sandbox,
+         work: Path, log: list | None = None):
+    """GRPO with the project's trainer (`delta_core.train`, TRL's GRPOTrainer) from the SFT model saved in
+    `model_dir`: per step `grpo_prompts` scenes x `grpo_group` samples, the reward of `config.reward`
+    scored by the sandbox and the 50 px rule, group-normalised advantages, token-level loss, one update per
+    batch, no KL. Returns the trained model; appends one record per step to `log`."""
+    import datasets
 
-    recs, keys = [], []
-    for key, records in cells.items():
-        for i, r in enumerate(records):
-            for _ in range(config.samples):
-                recs.append(r)
-                keys.append((key, i))
-    texts = sample(model, tok, [scene_prompt(scene_from_dict(r["scene"])) for r in recs], config)
-    scores = score_programs(texts, recs, sandbox)
-    per: dict[tuple, list] = {}
-    for k, s in zip(keys, scores):
-        per.setdefault(k, []).append(s)
+    from ..train import TrainConfig, train
+
+    rows = [{"prompt": [{"role": "user", "content": scene_prompt(scene_from_dict(r["scene"]))}],
+             "ground_truth": json.dumps(r), "id": f"{i}"} for i, r in enumerate(records)]
+    prior_shares: list[float] = []
+
+    def scorer(completions, ground_truth):
+        texts = [completion_text(c) for c in completions]
+        prior_shares.append(sum(t in _PRIOR_SET for t in texts) / len(texts))
+        scores = score_programs(texts, [json.loads(g) for g in ground_truth], sandbox)
+        return [dense for _, dense in scores], [full for full, _ in scores]
+
+    schedule = {"binary": dict(schedule="binary"), "dense": dict(schedule="dense"),
+                "dense_then_binary": dict(schedule="dense_then_binary", switch_step=config.grpo_steps // 2)}
+    run_config = TrainConfig(
+        model=str(model_dir), backend="cpu", dataset="bouncingsim (scene records)", output_dir=str(work),
+        overwrite=True, save_final=False, save_steps=max(1, config.grpo_steps), save_total_limit=1, eval_steps=0,
+        learning_rate=config.grpo_lr, lr_scheduler_type="constant", beta=0.0, num_generations=config.grpo_group,
+        generation_batch_size=config.grpo_group * config.grpo_prompts,
+        per_device_train_batch_size=config.grpo_group * config.grpo_prompts, temperature=config.temperature,
+        top_p=1.0, top_k=0, max_completion_length=config.max_new_tokens, max_steps=config.grpo_steps, seed=seed,
+        non_stop_penalty=False, cpu_threads=1, **schedule[config.reward])
+    summary = train(run_config, datasets=(datasets.Dataset.from_list(rows), None), scorer=scorer)
+    if log is not None:
+        steps = [r for r in read_jsonl(summary["metrics_path"]) if r["kind"] == "train"]
+        for record, prior in zip(steps, prior_shares):
+            log.append({"step": record["step"], "binary_mean": record["binary_mean"],
+                        "dense_mean": record["dense_mean"], "reward": record["phase"],
+                        "frac_zero_std": record["frac_zero_std"], "frac_prior": prior,
+                        "entropy": record["entropy"], "step_time": record["step_time"]})
+    return summary["trainer"].model
+
+
+def evaluate(model, tok, cells: dict, config: MiniTransferConfig, sandbox, seed: int = 0) -> dict[str, dict]:
+    """Per cell "F/level": n_problems, pass@1, pass@k (k = samples), dense mean, per-problem pass@1, from
+    `sampling.sample_and_score` with the BouncingSim scorer (the sandbox and the 50 px rule)."""
+
+    def scorer(completions, row):
+        return [(dense, full) for full, dense in score_programs(completions, [row["record"]] * len(completions), sandbox)]
+
     out = {}
     for key, records in cells.items():
-        p1, pk, dense = [], [], []
-        for i in range(len(records)):
-            ss = per[(key, i)]
-            c = int(sum(s[0] for s in ss))
-            p1.append(pass_at_k(len(ss), c, 1))
-            pk.append(pass_at_k(len(ss), c, config.samples))
-            dense.append(sum(s[1] for s in ss) / len(ss))
-        out[key] = {"n_problems": len(records), "k": config.samples, "pass@1": sum(p1) / len(p1),
-                    "pass@k": sum(pk) / len(pk), "dense_mean": sum(dense) / len(dense), "problem_pass1": p1}
+        rows = [{"id": f"{key}#{i}", "prompt": scene_prompt(scene_from_dict(r["scene"])), "record": r}
+                for i, r in enumerate(records)]
+        scored = sample_and_score(model, tok, rows, config.samples, sampling_config(config),
+                                  seed=derive_seed(seed, key), scorer=scorer)
+        out[key] = {"n_problems": scored["n_problems"], "k": config.samples, "pass@1": scored["pass@1"],
+                    "pass@k": scored[f"pass@{config.samples}"], "dense_mean": scored["dense_mean"],
+                    "problem_pass1": [p["c"] / p["n"] for p in scored["per_problem"]]}
     return out
 
 
@@ -459,15 +453,18 @@ def run_piece(split: str, seed: int, config: MiniTransferConfig, cache: Path | N
             os.replace(tmp, sft_path)
     if progress:
         progress.set_postfix_str(f"{split} seed {seed}: eval before")
-    with Sandbox(workers=config.sandbox_workers) as sandbox:
-        before = evaluate(model, tok, cells, config, sandbox)
+    with Sandbox(workers=config.sandbox_workers) as sandbox, tempfile.TemporaryDirectory() as work:
+        before = evaluate(model, tok, cells, config, sandbox, seed=derive_seed(seed, "before"))
         if progress:
             progress.set_postfix_str(f"{split} seed {seed}: GRPO")
+        sft_dir = Path(work) / "sft"
+        model.save_pretrained(sft_dir)
+        tok.save_pretrained(sft_dir)
         log: list = []
-        grpo(model, tok, train_records, config, seed, sandbox, log)
+        model = grpo(sft_dir, train_records, config, seed, sandbox, Path(work) / "grpo", log)
         if progress:
             progress.set_postfix_str(f"{split} seed {seed}: eval after")
-        after = evaluate(model, tok, cells, config, sandbox)
+        after = evaluate(model, tok, cells, config, sandbox, seed=derive_seed(seed, "after"))
     rows = []
     for axis, cs in axis_cells.items():
         for f, lv in cs:
@@ -620,11 +617,16 @@ def run(out: str | os.PathLike, config: MiniTransferConfig = MiniTransferConfig(
     return _write_outputs(out, config, command, time.time() - t0, ran)
 
 
+# What ran the GRPO of a piece (pieces made by the earlier hand-written loop lack it, so they are redone)
+GRPO_TRAINER = "delta_core.train (TRL GRPOTrainer)"
+
+
 def _piece_config(config: MiniTransferConfig, split: str) -> dict:
     """What a piece of `split` depends on: the parameters (all but which seeds and splits are run) and
     its cells."""
     cells = {axis: [list(c) for c in cs] for axis, cs in _cells_for(split).items()}
-    return {**{k: v for k, v in asdict(config).items() if k not in ("seeds", "splits")}, "cells": cells}
+    return {**{k: v for k, v in asdict(config).items() if k not in ("seeds", "splits")}, "cells": cells,
+            "grpo": GRPO_TRAINER}
 
 
 def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, wall: float, ran: list) -> dict:

@@ -9,7 +9,10 @@ nor `description` reaches the prompt.
 
 from __future__ import annotations
 
-from .base import Problem
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: base.Problem builds its prompt with this module
+    from .base import Problem
 
 __all__ = ["prompt_variant", "build_prompt"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..artifacts import read_json, read_jsonl, write_json
 from ..rewards import make_reward
+from ..rewards.functions import Scorer
 from .config import BackendUnavailableError, ConfigError, TrainConfig
 from .data import build_datasets
 from .replay import ReplayBuffer
@@ -152,11 +153,17 @@ def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
     return str(max(done)[1]) if done else None
 
 
-def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """Run GRPO as configured; return a summary (last train/eval records, paths, seconds).
+def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = (),
+          datasets: tuple[Any, Any] | None = None, scorer: Scorer | None = None) -> dict[str, Any]:
+    """Run GRPO as configured; return a summary (last train/eval records, paths, seconds, the trainer).
 
     `resume=True` continues from the last `checkpoint-*` in `output_dir` (error if there is none),
-    drops the metric lines written after it, and restores the reward schedule."""
+    drops the metric lines written after it, and restores the reward schedule.
+
+    Another domain brings its own data and scores: `datasets` = (train, eval or None) `datasets.Dataset`s
+    with `prompt` and `ground_truth` columns (then `config.dataset` is only a label), and `scorer`
+    (`(completions, ground_truth) -> (dense scores, binary scores)`, as `rewards.make_reward` takes it).
+    The held-out pass@k evaluation judges Manufactoria programs, so such a run sets `eval_steps=0`."""
     start = time.perf_counter()
     out = Path(config.output_dir)
     checkpoint = last_checkpoint(config.output_dir)
@@ -169,7 +176,10 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
         )
 
     # 0. The data (cheap, and a run that cannot take one step fails here, before any model loads).
-    train_ds, eval_ds = build_datasets(config)
+    train_ds, eval_ds = datasets if datasets is not None else build_datasets(config)
+    if scorer is not None and config.eval_steps and eval_ds is not None:
+        raise ConfigError(f"eval_steps={config.eval_steps}: the held-out pass@k judges Manufactoria programs; "
+                          "with a scorer of another domain set eval_steps=0 and evaluate the model yourself")
     check_one_step(config, len(train_ds))
 
     # 1. The model: unsloth (GPU) must be imported before trl; the cpu path never imports it.
@@ -229,6 +239,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
         max_completion_length=config.max_completion_length,
         eos_id=tokenizer.eos_token_id,
         non_stop_penalty=config.non_stop_penalty,
+        scorer=scorer,
     )
     replay_counts: dict[int, int] = {}
     logger = MetricsLogger(metrics_path, schedule, replay_counts)
@@ -258,6 +269,11 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
         delta_reward=reward,
         replay_counts=replay_counts,
     )
+    # Every step is in metrics.jsonl: TRL's printed log dicts (its PrinterCallback when there is no progress
+    # bar) would only flood a notebook's output.
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=checkpoint if resume else None)
     if config.save_final:
         trainer.save_model(str(out / "final"))
