@@ -1,7 +1,7 @@
 """Reading and drawing a DELTA-mini results directory (`delta_core.experiments.delta_mini`).
 
-`load_runs(out)` reads every run's metrics into two tidy frames; the plots are seaborn, one function
-per figure. `plot_all(out)` writes `grokking_curve.png` (the landing-page figure), `rewards.png` and
+`load_runs(out)` reads every run's metrics into two tidy frames, `read_run(path)` one run's; the plots
+are seaborn, one function per figure. (What a model writes: `delta_mini_inspect`.) `plot_all(out)` writes `grokking_curve.png` (the landing-page figure), `rewards.png` and
 `zero_std_entropy.png` into `out` and returns their paths.
 """
 
@@ -129,3 +129,29 @@ def plot_all(out: str | os.PathLike) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+# ----------------------------------------------------------------------------------------------------
+# One run's metrics
+
+
+def read_run(path: str | os.PathLike, missing_ok: bool = False) -> Any:
+    """One run's metrics as two pandas frames, (train lines, eval lines): `kind="train"` and
+    `kind="eval"` records of `path`, a metrics JSONL file or a run directory holding `metrics.jsonl`.
+
+    Read with `artifacts.read_jsonl` (a last line torn by a kill is dropped); TRL's raw `trl` dict is
+    left out, as in `load_runs`. A missing file is FileNotFoundError, or two empty frames with
+    `missing_ok`."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    trains, evals = [], []
+    for record in read_jsonl(path, missing_ok=missing_ok):
+        record.pop("trl", None)
+        if record.get("kind") == "train":
+            trains.append(record)
+        elif record.get("kind") == "eval":
+            evals.append(record)
+    return pd.DataFrame(trains), pd.DataFrame(evals)
