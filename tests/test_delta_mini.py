@@ -17,7 +17,7 @@ def test_experiment_rejects_bad_fields_with_their_names():
         MiniExperiment(target="starts_with/basic")
     with pytest.raises(ValueError, match="arms=.*'greedy'"):
         MiniExperiment(arms=["greedy"])
-    with pytest.raises(ValueError, match="switch_step or switch_threshold"):
+    with pytest.raises(ValueError, match="exactly one of `switch_step`"):
         MiniExperiment(switch_step=None)
     with pytest.raises(ValueError, match="unknown MiniExperiment field.*'steps'"):
         MiniExperiment.from_dict({"steps": 3})
@@ -28,7 +28,7 @@ def test_target_split_is_the_split_the_trainer_uses():
 
     exp = MiniExperiment(held_out=6)
     train, held = target_split(exp)
-    train_ds, eval_ds = build_datasets(delta_mini._train_config(exp, model="unused"))
+    train_ds, eval_ds = build_datasets(delta_mini.rl_config(exp, model="unused"))
     assert len(held) == 6 == len(eval_ds)
     criteria = {p.criteria for p in held}
     assert all(c in {r["prompt"][-1]["content"].split("\n", 1)[1] for r in eval_ds} for c in criteria)

@@ -336,7 +336,7 @@ def mini_arm(runs, dense=0.5, zero_std=0.9, groks=None):
 
 
 def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
-    """The real claims.yaml against artifacts in the shapes delta_core.experiments.delta_mini, transfer_mini and
+    """The real claims.yaml against artifacts in the shapes delta_core.experiments.delta_mini, transfer_bouncingsim and
     scripts/gpu write: every claim with an artifact gets a status, none 'missing key' except the arms
     and keys nobody writes yet (replay, hard_family, the transfer's id axis)."""
     write(

@@ -6,7 +6,8 @@ or it relies on a checker, file or process it should not reach. A score of 0 the
 trick was stopped, not that the program was merely wrong. `{outside}` is a path outside the scratch
 directory that must not exist afterwards; `{secret}` is a file outside scratch that holds the answers.
 
-Used by tests/test_bouncingsim_sandbox.py and run live in notebooks/06_bouncingsim.ipynb.
+Used by tests/test_bouncingsim_sandbox.py and run live in notebooks/06_bouncingsim.ipynb: a test tool that
+stays in the importable package because that chapter imports it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A small expression language for BouncingSim programs, compiled into a sandboxed `predict_position`.
 
-The CPU-scale transfer experiment (`transfer_mini.py`) cannot ask a ~1M-parameter model for Python
+The CPU-scale transfer experiment (`delta_core.experiments.transfer_bouncingsim`) cannot ask a ~1M-parameter model for Python
 physics code, so its policy writes a short program in this language instead. A program is a few
 assignment lines; it must end up assigning `x` and `y`, the centre of a ball at time `t`:
 

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from ..artifacts import read_json
-from .delta_mini import MiniExperiment, _train_config, target_split
+from .delta_mini import MiniExperiment, rl_config, target_split
 
 __all__ = ["sample_completions", "peek", "main"]
 
@@ -48,7 +48,7 @@ def sample_completions(model: Any, problem: Any, n: int, exp: Any = None, seed: 
     exp = _experiment(exp)
     loaded = load_model(str(model)) if isinstance(model, (str, os.PathLike)) else model
     overrides = {} if temperature is None else {"temperature": temperature}
-    config = _train_config(exp, model="-", eval_k=n, **overrides)
+    config = rl_config(exp, model="-", eval_k=n, **overrides)
     row = problem_rows([problem], "compact")[0]
     (generations,) = generate_completions(loaded.model, loaded.tokenizer, [row["prompt"]], n,
                                           config.sampling(n), seed=seed)

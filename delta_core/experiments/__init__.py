@@ -1,0 +1,12 @@
+"""The book's experiments, built on the library (which never imports this package).
+
+- `baseline`: pass@k of a model on every family and level (chapter 3)
+- `delta_mini`: RL grokking end to end on a CPU: base model, precondition, the reward-schedule arms,
+  summary (chapter 4b); `delta_mini_report` reads and plots its results, `delta_mini_inspect` looks
+  at what a model writes
+- `transfer_manufactoria`, `transfer_bouncingsim`: what RL on one family does to others, in both
+  domains (chapter 5); `transfer_report` holds the chapter's tables and heatmaps
+- `fidelity`: the paper's claims against the saved artifacts (chapter 7)
+
+Each runs as `python -m delta_core.experiments.NAME --help`; results land under `book/results/`.
+"""
