@@ -141,19 +141,10 @@ def fuzz_judge(n_programs: int, seed: int = 0, tapes_per_program: int = 4, progr
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    from delta_core.cli import ArgumentParser, positive_int
 
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{value} programs: must be >= 1")
-        return value
-
-    parser = argparse.ArgumentParser(prog="python benchmarks/fuzz.py", description="Fuzz the DSL judge.")
-    parser.add_argument("n_programs", nargs="?", type=positive, default=10_000, help="random programs (>= 1)")
+    parser = ArgumentParser(prog="python benchmarks/fuzz.py", description="Fuzz the DSL judge.")
+    parser.add_argument("n_programs", nargs="?", type=positive_int, default=10_000, help="random programs (>= 1)")
     parser.add_argument("seed", nargs="?", type=int, default=0)
     args = parser.parse_args(argv)
     report = fuzz_judge(args.n_programs, args.seed, progress=True)

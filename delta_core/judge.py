@@ -254,27 +254,61 @@ def judge_many(
         return list(pool.map(_judge_pair, requests, chunksize=chunksize))
 
 
+PROG = "python -m delta_core.judge"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("-h", "--help"):
-        print("usage: python -m delta_core.judge [request.json]   (reads stdin when no file is given)")
-        return 0
-    try:
-        text = open(argv[0], encoding="utf-8").read() if argv else sys.stdin.read()
-    except OSError as err:
-        print(json.dumps({"detail": f"cannot read {argv[0]}: {err.strerror}"}), file=sys.stderr)
-        return 2
+    """`python -m delta_core.judge [request.json]`: print the response JSON of one request.
+
+    A request the reference would refuse (bad JSON, a missing field) prints its 422 body
+    `{"detail": ...}` on stdout, like the HTTP service, and one line `PROG: error: ...` on stderr;
+    exit status 2. An unreadable file, or no input at all (stdin a terminal), is the stderr line only."""
+    from pathlib import Path
+
+    from .cli import ArgumentParser, fail, reader_gone
+
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Judge one request {dsl, test_cases[, max_execution_time]} (spec A.1) and print the response JSON.",
+    )
+    parser.add_argument("request", nargs="?", default="-", help="a JSON request file ('-' or none: read stdin)")
+    args = parser.parse_args(argv)
+    if args.request == "-":
+        source = "stdin"
+        try:
+            interactive = sys.stdin is None or sys.stdin.isatty()
+        except (AttributeError, OSError, ValueError):
+            interactive = False
+        if interactive:
+            fail(PROG, "no request: give a JSON file (python -m delta_core.judge request.json) or pipe one on stdin")
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as err:
+            fail(PROG, f"stdin: not UTF-8 text ({err.reason} at byte {err.start})")
+    else:
+        source = args.request
+        try:
+            text = Path(args.request).read_text(encoding="utf-8")
+        except OSError as err:
+            fail(PROG, f"request file {args.request}: cannot read it ({err.strerror or err})")
+        except UnicodeDecodeError as err:
+            fail(PROG, f"request file {args.request}: not UTF-8 text ({err.reason} at byte {err.start})")
+
+    def refuse(detail: str) -> None:  # the reference's 422 body on stdout, the one-line error on stderr
+        print(json.dumps({"detail": detail}), flush=True)
+        fail(PROG, f"{source}: {detail}")
+
     try:
         request = json.loads(text)
     except json.JSONDecodeError as err:
-        print(json.dumps({"detail": f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"}))
-        return 2
+        empty = " (the input is empty)" if not text.strip() else ""
+        refuse(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}{empty}")
     try:
         response = judge_request(request)
     except RequestError as err:
-        print(json.dumps({"detail": str(err)}))
-        return 2
-    print(json.dumps(response))
+        refuse(str(err))
+    with reader_gone():
+        print(json.dumps(response), flush=True)
     return 0
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -292,8 +292,20 @@ def warm_start(
     return out
 
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m delta_core.mini OUTPUT_DIR")
-    out = save_mini(sys.argv[1])
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m delta_core.mini OUTPUT_DIR`: write a randomly initialised checkpoint there."""
+    from .cli import ArgumentParser, ensure_output_dir, user_errors
+
+    prog = "python -m delta_core.mini"
+    parser = ArgumentParser(prog=prog, description="Write a randomly initialised tiny Llama and its tokenizer.")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write (created if missing)")
+    args = parser.parse_args(argv)
+    ensure_output_dir(prog, args.output_dir, "OUTPUT_DIR")  # before torch is imported
+    with user_errors(prog, paths={"OUTPUT_DIR": args.output_dir}):
+        out = save_mini(args.output_dir)
     print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,7 +34,6 @@ moves bytes. `max_execution_time` is accepted and, as in the reference, unused.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -120,10 +119,19 @@ class ServeConfig:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = environ.get(f"DELTA_SERVE_{f.name.upper()}")
+            name = f"DELTA_SERVE_{f.name.upper()}"
+            raw = environ.get(name)
             if raw is not None:
-                values[f.name] = float(raw) if f.type in ("float", float) else int(raw)
-        return cls(**values)
+                kind = float if f.type in ("float", float) else int
+                try:
+                    values[f.name] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{name}={raw!r}: expected {'a number' if kind is float else 'an integer'} "
+                                     f"(the {f.name} limit; unset it for the default {getattr(cls, f.name)!r})") from None
+        try:
+            return cls(**values)
+        except ValueError as err:
+            raise ValueError(f"from DELTA_SERVE_* variables: {err}") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -378,22 +386,71 @@ def create_app(config: ServeConfig | None = None) -> Any:
     return _BodyLimit(api, config.max_body_bytes, drain_bytes=max(64 * 1024 * 1024, 4 * config.max_body_bytes))
 
 
-# `uvicorn delta_core.serve:app` serves this one; its limits come from DELTA_SERVE_* variables.
-app = create_app(ServeConfig.from_env())
+def __getattr__(name: str):
+    # `uvicorn delta_core.serve:app` serves this one; its limits come from DELTA_SERVE_* variables, read
+    # when the app is first asked for (not at import, so a bad variable cannot break `python -m`).
+    if name == "app":
+        globals()["app"] = application = create_app(ServeConfig.from_env())
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+PROG = "python -m delta_core.serve"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _listen_socket(host: str, port: int):
+    """The server's socket, bound to (host, port) before anything starts, or `fail` with one line
+    naming the flag: an unknown host, a port in use or not allowed. uvicorn then serves on it."""
+    import errno
+    import socket
+
+    from .cli import fail
+
+    if not host.strip():
+        fail(PROG, "--host '': give an interface address, e.g. 127.0.0.1 (this machine) or 0.0.0.0 (all)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as err:
+        fail(PROG, f"--host {host!r}: not an address or a name this machine can resolve "
+                   f"({getattr(err, 'strerror', None) or err}); e.g. 127.0.0.1 or 0.0.0.0")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart over TIME_WAIT
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        where = f"{host}:{port}"
+        if err.errno == errno.EADDRINUSE:
+            fail(PROG, f"--port {port}: {where} is already in use; stop the process that holds it or choose another --port")
+        if err.errno == errno.EACCES:
+            fail(PROG, f"--port {port}: permission denied to listen on {where} (ports below 1024 need privileges); "
+                       "choose a port >= 1024")
+        if err.errno == errno.EADDRNOTAVAIL:
+            fail(PROG, f"--host {host!r}: not an address of this machine ({err.strerror}); e.g. 127.0.0.1 or 0.0.0.0")
+        fail(PROG, f"--host {host!r} --port {port}: cannot listen on {where} ({err.strerror or err})")
+    sock.set_inheritable(True)
+    return sock
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    defaults = ServeConfig.from_env()
-    parser = argparse.ArgumentParser(
-        prog="python -m delta_core.serve",
+    from .cli import ArgumentParser, fail, int_range, port, positive_float, positive_int
+
+    try:
+        defaults = ServeConfig.from_env()
+    except ValueError as err:
+        fail(PROG, str(err))
+    parser = ArgumentParser(
+        prog=PROG,
         description="Serve the Manufactoria verifier: POST /test_solution, POST /test_solutions, GET /health.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1; 0.0.0.0 to serve others)")
-    parser.add_argument("--port", type=int, default=1235, help="port (default 1235, the reference's)")
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    parser.add_argument("--port", type=port, default=1235, help="port, 1-65535 (default 1235, the reference's)")
+    parser.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="uvicorn log level (default warning)")
     parser.add_argument("--access-log", action="store_true", help="log every request (costs CPU under load)")
     parser.add_argument(
-        "--keep-alive", type=float, default=75.0,
+        "--keep-alive", type=positive_float, default=75.0,
         help="seconds an idle connection stays open (default 75; uvicorn's 5 s races busy clients' next request)",
     )
     help_text = {
@@ -401,9 +458,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "budget_s": "wall-clock seconds per request, queueing included",
     }
     for f in fields(ServeConfig):
+        if f.name == "jobs":
+            kind = int_range(-1, what=" (N > 0 processes, 0 = one per core, -1 = threads)")
+        else:
+            kind = positive_float if f.type in ("float", float) else positive_int
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
-            type=float if f.type in ("float", float) else int,
+            type=kind,
             default=getattr(defaults, f.name),
             help=f"{help_text.get(f.name, f.name.replace('_', ' '))} (default {getattr(defaults, f.name)})",
         )
@@ -411,21 +472,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = ServeConfig(**{f.name: getattr(args, f.name) for f in fields(ServeConfig)})
     except ValueError as err:
-        parser.error(str(err))
+        fail(PROG, str(err))
+    sock = _listen_socket(args.host, args.port)  # before the banner: a bad host or port is one line
 
     import uvicorn
 
     print(f"delta_core.serve on http://{args.host}:{args.port} {asdict(config)}", file=sys.stderr, flush=True)
-    uvicorn.run(
-        create_app(config),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        timeout_keep_alive=args.keep_alive,
-        timeout_graceful_shutdown=5,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_level=args.log_level,
+            access_log=args.access_log,
+            timeout_keep_alive=args.keep_alive,
+            timeout_graceful_shutdown=5,
+        )
     )
-    return 0
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0 if server.started else 3  # 3: uvicorn's STARTUP_FAILURE (the app's startup failed)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ command, parameters, git commit, machine, wall time and versions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -160,47 +159,77 @@ def analyse(out_dir: str | os.PathLike, k_list: Sequence[int] | None = None) -> 
     return summary
 
 
+PROG = "python -m delta_core.experiments.baseline"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m delta_core.experiments.baseline", description=__doc__.split("\n\n")[0]
-    )
+    from ..cli import (ArgumentParser, ensure_output_dir, fail, float_range, nonnegative_float, positive_float,
+                       positive_int, user_errors)
+
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="book/results/baseline")
     parser.add_argument("--model", default="smollm2", help="HF id, local dir, .gguf file, or smollm2")
     parser.add_argument("--adapter", default=None, help="PEFT adapter directory")
     parser.add_argument("--backend", default="transformers", choices=["transformers", "vllm"])
     parser.add_argument("--families", nargs="*", default=None)
-    parser.add_argument("--problems-per-level", type=int, default=1)
-    parser.add_argument("--colour-mode", default="two_color")
-    parser.add_argument("--n-samples", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--temperature", type=float, default=0.6)
-    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--problems-per-level", type=positive_int, default=1)
+    parser.add_argument("--colour-mode", default="two_color", choices=["two_color", "four_color"])
+    parser.add_argument("--n-samples", type=positive_int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=256)
+    parser.add_argument("--temperature", type=nonnegative_float, default=0.6, help="0 = greedy")
+    parser.add_argument("--top-p", type=float_range(0, 1, low_open=True), default=0.95)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--time-budget", type=float, default=None, help="seconds; stop before a new batch after it"
+        "--time-budget", type=positive_float, default=None, help="seconds; stop before a new batch after it"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (transformers)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (transformers)")
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    if not args.analyse_only:
-        from ..sampling import make_sampler
+    if args.analyse_only:
+        if not out.is_dir():
+            fail(PROG, f"--out {args.out}: no such folder; run without --analyse-only first to draw samples")
+        if not (out / SAMPLES_FILE).is_file():
+            fail(PROG, f"--out {args.out}: holds no {SAMPLES_FILE}; run without --analyse-only first to draw samples")
+    else:
+        from ..sampling import BackendUnavailableError, make_sampler
+        from ..tasks import FAMILIES
 
-        config = SamplingConfig(
-            n_samples=args.n_samples,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            max_new_tokens=args.max_new_tokens,
-            seed=args.seed,
-            batch_size=args.batch_size,
-        )
+        unknown = [f for f in args.families or [] if f not in FAMILIES]
+        if unknown:
+            fail(PROG, f"--families: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(sorted(FAMILIES))}")
+        if args.adapter is not None and not Path(args.adapter).is_dir():
+            fail(PROG, f"--adapter {args.adapter}: no such folder (a PEFT adapter directory)")
+        from ..models import ModelUnavailableError, resolve_spec
+
+        try:  # a model that is not on disk fails here, before torch is imported
+            resolve_spec(args.model)
+        except ModelUnavailableError as err:
+            fail(PROG, f"--model {args.model}: {err}")
+        try:
+            config = SamplingConfig(
+                n_samples=args.n_samples,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                max_new_tokens=args.max_new_tokens,
+                seed=args.seed,
+                batch_size=args.batch_size,
+            )
+        except ValueError as err:
+            fail(PROG, str(err))
+        ensure_output_dir(PROG, out, "--out")
         problems = select_problems(args.families, args.problems_per_level, args.colour_mode, args.seed)
         kwargs = {"adapter": args.adapter} if args.adapter else {}
         if args.backend == "transformers" and args.threads:
             kwargs["num_threads"] = args.threads
-        sampler = make_sampler(args.backend, args.model, **kwargs)
+        try:
+            sampler = make_sampler(args.backend, args.model, **kwargs)
+        except ModelUnavailableError as err:
+            fail(PROG, f"--model {args.model}: {err}")
+        except BackendUnavailableError as err:
+            fail(PROG, f"--backend {args.backend}: {err}")
         prov_path = out / "provenance.json"
         previous = read_json(prov_path) if prov_path.is_file() else {}
         model_info = sampler.loaded.describe() if hasattr(sampler, "loaded") else {"spec": args.model}
@@ -219,10 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             write_json(prov_path, prov, indent=1)
 
-        write_provenance({"status": "running (killed if it stays so)"})
-        stats = run_baseline(out, problems, sampler, config, args.time_budget)
-        write_provenance({"status": "finished", **stats, "sampler": sampler.describe()})
-    summary = analyse(out)
+        with user_errors(PROG, paths={"--out": out}):  # e.g. the disk filling up under --out
+            write_provenance({"status": "running (killed if it stays so)"})
+            stats = run_baseline(out, problems, sampler, config, args.time_budget)
+            write_provenance({"status": "finished", **stats, "sampler": sampler.describe()})
+    with user_errors(PROG, paths={"--out": out}):
+        summary = analyse(out)
     print(
         f"{summary['n_problems']} problems x {summary['n_samples_per_problem']} samples; "
         f"hard subset {summary['hard_total']}; dense mean {summary['dense_overall'][0]['dense_mean']:.3f}"

@@ -27,7 +27,6 @@ which is not committed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -40,12 +39,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+from ..rewards.schedule import Schedule
 from . import delta_mini_report
 from .delta_mini_report import load_runs
 
 __all__ = [
     "ARMS",
     "MiniExperiment",
+    "rl_config",
     "target_split",
     "seen_split",
     "build_base",
@@ -109,8 +110,8 @@ class MiniExperiment:
         bad = [a for a in self.arms if a not in ARMS]
         if bad:
             raise ValueError(f"arms={self.arms}: {bad} unknown; choose from {list(ARMS)}")
-        if "dense_then_binary" in self.arms and self.switch_step is None and self.switch_threshold is None:
-            raise ValueError("dense_then_binary needs switch_step or switch_threshold; set one of them")
+        if "dense_then_binary" in self.arms:  # the schedule's own rules (exactly one of step and threshold)
+            Schedule("dense_then_binary", self.switch_step, self.switch_threshold)
         if self.held_out < 1 or self.base_k < 1 or self.max_steps < 1:
             raise ValueError("held_out, base_k and max_steps must be >= 1")
 
@@ -132,7 +133,7 @@ def _family_level(spec: str) -> tuple[str, str]:
     return family, level
 
 
-def _train_config(exp: MiniExperiment, **overrides: Any):
+def rl_config(exp: MiniExperiment, **overrides: Any):
     """The `TrainConfig` of an RL run on the target family (also used for its data split and evaluation)."""
     from ..train import TrainConfig
 
@@ -173,7 +174,7 @@ def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     """(train, held-out) problems of the target family: exactly the split the RL runs use."""
     from ..train import family_split
 
-    config = _train_config(exp)
+    config = rl_config(exp)
     return family_split(config, config.level)
 
 
@@ -238,7 +239,7 @@ def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int
 
     torch.set_num_threads(exp.cpu_threads)
     loaded = load_model(str(model_dir))
-    config = _train_config(exp, model=str(model_dir), eval_k=k, eval_batch_size=256)
+    config = rl_config(exp, model=str(model_dir), eval_k=k, eval_batch_size=256)
     rows = problem_rows(list(problems), "compact")
     return sample_and_score(loaded.model, loaded.tokenizer, rows, k, config.sampling(k), seed=seed,
                             criteria=[p.criteria for p in problems], keep_examples=keep_examples)
@@ -293,7 +294,7 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
     final = work_dir / "final"
     started = time.perf_counter()
     if not (final / "model.safetensors").exists():
-        config = _train_config(
+        config = rl_config(
             exp,
             model=str(out / "base"),
             output_dir=str(work_dir),
@@ -460,11 +461,17 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
     return summary
 
 
+PROG = "python -m delta_core.experiments.delta_mini"
+_SETTLED = ("arms", "seeds", "cpu_threads")  # fields a later invocation may change in the same --out
+
+
 def _parse_set(values: Sequence[str]) -> dict[str, Any]:
+    from ..cli import fail
+
     overrides = {}
     for item in values:
         if "=" not in item:
-            raise SystemExit(f"--set {item!r}: expected key=value")
+            fail(PROG, f"--set {item!r}: expected KEY=VALUE, e.g. --set max_steps=40 or --set seeds=[0]")
         key, raw = item.split("=", 1)
         try:
             overrides[key] = json.loads(raw)
@@ -473,28 +480,91 @@ def _parse_set(values: Sequence[str]) -> dict[str, Any]:
     return overrides
 
 
+def _read_settings(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object of MiniExperiment fields from `path`, or one line naming `what` and the problem."""
+    from ..cli import fail
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        fail(PROG, f"{what} {path}: cannot read it ({err.strerror or err})")
+    except UnicodeDecodeError:
+        fail(PROG, f"{what} {path}: not a UTF-8 text file")
+    except json.JSONDecodeError as err:
+        fail(PROG, f"{what} {path}: line {err.lineno}: not valid JSON ({err.msg})")
+    if not isinstance(data, dict):
+        fail(PROG, f"{what} {path}: expected a JSON object of MiniExperiment fields, got {type(data).__name__}")
+    return data
+
+
+def _check_step(step: str, exp: MiniExperiment, out: Path) -> None:
+    """What each step needs from --out is there (else one line saying which step makes it), and an
+    existing experiment.json agrees with these settings."""
+    from ..cli import ensure_output_dir, fail
+
+    if step in ("all", "base"):
+        ensure_output_dir(PROG, out, "--out")
+    elif not out.is_dir():
+        fail(PROG, f"--out {out}: no such folder; make the results first: {PROG} all --out {out}")
+    elif step in ("measure", "arms") and not (out / "base" / "model.safetensors").is_file():
+        fail(PROG, f"--out {out}: holds no base model ({out / 'base' / 'model.safetensors'}); run the 'base' step first")
+    elif step == "summary" and not ((out / "base_eval.json").is_file() or any(out.glob("runs/*/after.json"))):
+        fail(PROG, f"--out {out}: holds no DELTA-mini results (no base_eval.json, no runs/*/after.json); "
+                   "run the 'measure' and 'arms' steps first")
+    elif step == "plots" and not any(out.glob("runs/*_s*/metrics.jsonl")):
+        fail(PROG, f"--out {out}: holds no runs to plot (no runs/*/metrics.jsonl); run the 'arms' step first")
+    saved = out / "experiment.json"
+    if saved.is_file():
+        old, new = _read_settings(saved, "--out"), asdict(exp)
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in _SETTLED)
+        if changed:
+            fail(PROG, f"--out {out}: its experiment.json was made with other settings ({', '.join(changed)}); "
+                       "use another --out, drop those --set/--config values, or delete it")
+
+
+def _check_families(exp: MiniExperiment) -> None:
+    from ..cli import fail
+    from ..tasks import LEVELS
+
+    for name, spec in [("target", exp.target)] + [(f"seen[{i}]", s) for i, s in enumerate(exp.seen)]:
+        family, level = _family_level(spec)
+        if family not in LEVELS:
+            fail(PROG, f"{name}={spec!r}: unknown family {family!r}; choose from {', '.join(sorted(LEVELS))}")
+        if level not in LEVELS[family]:
+            fail(PROG, f"{name}={spec!r}: {family} has the levels {', '.join(LEVELS[family])}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..cli import ArgumentParser, ensure_output_dir, fail, user_errors
+    from ..train.config import ConfigError
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.delta_mini", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=["all", "base", "measure", "arms", "summary", "plots"])
     parser.add_argument("--out", default="book/results/delta_mini")
     parser.add_argument("--work", default="runs/delta_mini", help="checkpoints (not committed)")
     parser.add_argument("--config", help="a JSON file of MiniExperiment fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (JSON value)")
     args = parser.parse_args(argv)
-    data = read_json(Path(args.config)) if args.config else {}
-    saved = Path(args.out, "experiment.json")
-    if not data and saved.exists():
-        data = read_json(saved)
+    out = Path(args.out)
+    data = _read_settings(Path(args.config), "--config") if args.config else {}
+    saved = out / "experiment.json"
+    if not data and saved.is_file():
+        data = _read_settings(saved, "--out")
     data.update(_parse_set(args.set))
     try:
         exp = MiniExperiment.from_dict(data)
     except (TypeError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        fail(PROG, f"experiment settings: {err}")
+    _check_families(exp)
+    _check_step(args.step, exp, out)
+    if args.step in ("all", "arms"):
+        ensure_output_dir(PROG, args.work, "--work")
     steps = ["base", "measure", "arms", "summary", "plots"] if args.step == "all" else [args.step]
     started = time.perf_counter()
-    run_all(exp, args.out, args.work, steps)
+    # ConfigError: a GRPO run these settings cannot make (e.g. more prompts a step than the target has)
+    with user_errors(PROG, ConfigError, paths={"--out": args.out, "--work": args.work}):
+        run_all(exp, args.out, args.work, steps)
     prov_path = Path(args.out, "provenance.json")
     history = read_json(prov_path).get("invocations", []) if prov_path.exists() else []
     record = provenance(command_line("delta_core.experiments.delta_mini", argv),
@@ -504,8 +574,11 @@ def main(argv: Sequence[str] | None = None) -> int:
          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ]
     write_json(prov_path, record)
-    print(json.dumps({k: v for k, v in read_json(Path(args.out, "summary.json")).items()
-                      if k != "experiment"} if Path(args.out, "summary.json").exists() else {}, indent=1)[:4000])
+    summary_path = Path(args.out, "summary.json")
+    if summary_path.exists():
+        print(json.dumps({k: v for k, v in read_json(summary_path).items() if k != "experiment"}, indent=1)[:4000])
+    else:
+        print(f"{args.step}: done; results in {args.out}")
     return 0
 
 

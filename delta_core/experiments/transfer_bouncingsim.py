@@ -48,7 +48,6 @@ from the pieces after each one. The trained weights are not kept.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -655,25 +654,52 @@ def _write_outputs(out: Path, config: MiniTransferConfig, command: str | None, w
     return {"rows": rows, "summary": summary, "provenance": prov}
 
 
+PROG = "python -m delta_core.experiments.transfer_bouncingsim"
+# MiniTransferConfig sizes that must be >= 1 (sft_steps and grpo_steps may be 0: no SFT / no RL)
+_AT_LEAST_ONE = ("train_scenes", "test_problems", "samples", "sft_batch", "grpo_prompts", "grpo_group",
+                 "max_new_tokens", "hidden_size", "layers", "heads", "intermediate", "sandbox_workers")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.transfer_bouncingsim", description=__doc__.split("\n")[0])
+    from ..cli import ArgumentParser, ensure_output_dir, fail, nonnegative_int, user_errors
+
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="results folder (pieces/, results.jsonl, summary.json, provenance.json)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=nonnegative_int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--splits", nargs="+", default=list(MiniTransferConfig.splits), choices=sorted(TRAIN_SPLITS))
     parser.add_argument("--cache", default=None, help="scene cache folder (default ~/.cache/delta_core/transfer_mini)")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override a MiniTransferConfig field")
     args = parser.parse_args(argv)
     fields = {f.name: f for f in MiniTransferConfig.__dataclass_fields__.values()}
+    settable = sorted(name for name in fields if name not in ("seeds", "splits"))
     overrides: dict[str, Any] = {}
     for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in fields or name in ("seeds", "splits"):
-            parser.error(f"--set {item!r}: unknown field {name!r}")
+        name, equals, value = item.partition("=")
+        if not equals:
+            fail(PROG, f"--set {item!r}: expected FIELD=VALUE, e.g. --set grpo_steps=20")
+        if name not in settable:
+            fail(PROG, f"--set {item!r}: unknown field {name!r}; choose from {', '.join(settable)} "
+                       "(--seeds and --splits are options)")
         kind = type(getattr(MiniTransferConfig(), name))
-        overrides[name] = kind(value)
-    config = MiniTransferConfig(seeds=tuple(args.seeds), splits=tuple(args.splits), **overrides)
+        try:
+            overrides[name] = kind(value)
+        except ValueError:
+            fail(PROG, f"--set {item!r}: {name} needs {'an integer' if kind is int else 'a ' + kind.__name__}, got {value!r}")
+        number = overrides[name]
+        if kind in (int, float) and (not math.isfinite(number) or number < 0):
+            fail(PROG, f"--set {item!r}: {name} must be a finite number >= 0")
+        if (name in _AT_LEAST_ONE and number < 1) or (kind is float and name != "horizon" and number <= 0):
+            fail(PROG, f"--set {item!r}: {name} must be {'>= 1' if name in _AT_LEAST_ONE else '> 0'}")
+    try:
+        config = MiniTransferConfig(seeds=tuple(args.seeds), splits=tuple(args.splits), **overrides)
+    except ValueError as err:
+        fail(PROG, f"--set: {err}")
+    ensure_output_dir(PROG, args.out, "--out")
+    if args.cache is not None:
+        ensure_output_dir(PROG, args.cache, "--cache")
     command = "python -m delta_core.experiments.transfer_bouncingsim " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = run(args.out, config, args.cache, command)
+    with user_errors(PROG, paths={"--out": args.out, "--cache": args.cache}):
+        result = run(args.out, config, args.cache, command)
     for axis, s in result["summary"].items():
         print(f"{axis}: {s['verdict']} ({s['why']})")
     return 0

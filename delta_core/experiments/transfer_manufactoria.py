@@ -22,7 +22,6 @@ a bootstrap interval over problems and seeds for the after-minus-before gain. Ro
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -209,18 +208,66 @@ def summarize_transfer(out: str | os.PathLike) -> dict[str, Any]:
     return summary
 
 
+PROG = "python -m delta_core.experiments.transfer_manufactoria"
+
+
+def _check_inputs(args: Any, seeds: Sequence[int], arm: str = "dense_then_binary") -> None:
+    """--mini holds a DELTA-mini experiment, and every model the missing rows need is on disk (else one
+    line naming it, before any evaluation runs)."""
+    from ..cli import fail
+
+    mini = Path(args.mini)
+    redo = f"python -m delta_core.experiments.delta_mini all --out {args.mini}"
+    if not mini.is_dir():
+        fail(PROG, f"--mini {args.mini}: no such folder; give a DELTA-mini results folder (made by `{redo}`)")
+    try:
+        MiniExperiment.from_dict(read_json(mini / "experiment.json"))
+    except FileNotFoundError:
+        fail(PROG, f"--mini {args.mini}: holds no experiment.json; give a DELTA-mini results folder (made by `{redo}`)")
+    except (TypeError, ValueError) as err:
+        fail(PROG, f"--mini {args.mini}: experiment.json: {err}")
+    done = {(r["stage"], r["seed"], r["test_family"])
+            for r in read_jsonl(Path(args.out, "results.jsonl"), missing_ok=True)}
+    specs = [spec for specs in TEST_FAMILIES.values() for spec in specs]
+    if any(("before", None, spec) not in done for spec in specs) and not (mini / "base" / "model.safetensors").is_file():
+        fail(PROG, f"--mini {args.mini}: holds no base model (base/model.safetensors); rerun `{redo}`")
+    for seed in seeds:
+        after = mini / "runs" / f"{arm}_s{seed}" / "after.json"
+        if not after.is_file():
+            fail(PROG, f"--seeds {seed}: --mini {args.mini} has no finished {arm} run of seed {seed} ({after} is missing)")
+        if any(("after", seed, spec) not in done for spec in specs):
+            model = Path(read_json(after).get("model_dir", ""))
+            if not (model / "model.safetensors").is_file():
+                flag = f"--seeds {seed}" if args.seeds is not None else f"--mini {args.mini}"
+                fail(PROG, f"{flag}: the {arm} model of seed {seed} ({model}) is not on disk (checkpoints are "
+                           f"not committed); rerun `python -m delta_core.experiments.delta_mini arms --out {args.mini}` "
+                           "to recreate it, or pass --seeds without this seed")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..cli import ArgumentParser, ensure_output_dir, nonnegative_int, positive_int, user_errors
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m delta_core.experiments.transfer_manufactoria", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--mini", default="book/results/delta_mini", help="a DELTA-mini results directory")
     parser.add_argument("--out", default="book/results/transfer/manufactoria")
-    parser.add_argument("--problems", type=int, default=12, help="held-out problems per test family")
-    parser.add_argument("--k", type=int, default=16, help="samples per problem")
-    parser.add_argument("--seeds", type=int, nargs="*", help="RL seeds to evaluate (default: every finished run)")
+    parser.add_argument("--problems", type=positive_int, default=12, help="held-out problems per test family")
+    parser.add_argument("--k", type=positive_int, default=16, help="samples per problem")
+    parser.add_argument("--seeds", type=nonnegative_int, nargs="*",
+                        help="RL seeds to evaluate (default: every finished run)")
     args = parser.parse_args(argv)
+    seeds = args.seeds
+    if seeds is None:  # every finished run, as evaluate_transfer picks them
+        seeds = sorted(int(d.name.rsplit("_s", 1)[1]) for d in Path(args.mini, "runs").glob("dense_then_binary_s*")
+                       if (d / "after.json").exists())
+    with user_errors(PROG, paths={"--out": args.out}):  # results.jsonl under --out that cannot be read
+        _check_inputs(args, seeds)
+    ensure_output_dir(PROG, args.out, "--out")
     started = time.perf_counter()
-    evaluate_transfer(args.mini, args.out, args.problems, args.k, seeds=args.seeds)
-    summary = summarize_transfer(args.out)
+    # FileNotFoundError: a model that went missing meanwhile (evaluate_transfer names it and the fix)
+    with user_errors(PROG, paths={"--out": args.out, "--mini": args.mini}):
+        evaluate_transfer(args.mini, args.out, args.problems, args.k, seeds=args.seeds)
+        summary = summarize_transfer(args.out)
     record = provenance(command_line("delta_core.experiments.transfer_manufactoria", argv), params=vars(args),
                         wall_seconds=time.perf_counter() - started, test_families=TEST_FAMILIES)
     write_json(Path(args.out, "provenance.json"), record)

@@ -5,7 +5,8 @@
     python -m delta_core.tasks show FAMILY [--level L] [--colour-mode M] [--seed S] [--index I]
         prints one sample problem: criteria, tests, solution
 
-Bad arguments exit with status 2 and a usage message listing the valid choices.
+Bad arguments exit with status 2 and one line on stderr naming the argument and the valid choices
+(`delta_core.cli`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..cli import ArgumentParser, ensure_output_dir, nonnegative_int, user_errors
 from .base import FAMILIES
 from .ensembles import ENSEMBLES, build_ensemble
 from .export import write_ensemble
@@ -22,8 +24,11 @@ from .generate import generate
 from .levels import LEVELS
 
 
+PROG = "python -m delta_core.tasks"
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    parser = argparse.ArgumentParser(prog="python -m delta_core.tasks", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="{build,show}")
 
     build = sub.add_parser("build", help="write the ensembles as JSONL train/test files")
@@ -41,7 +46,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     show.add_argument("--level", help="difficulty level (default: the family's first)")
     show.add_argument("--colour-mode", "--color-mode", dest="colour_mode", help="two_color or four_color")
     show.add_argument("--seed", type=int, default=0)
-    show.add_argument("--index", type=int, default=0, help="position in the level's parameter space")
+    show.add_argument("--index", type=nonnegative_int, default=0, help="position in the level's parameter space")
     return parser, {"build": build, "show": show}
 
 
@@ -50,6 +55,7 @@ def _build(args, parser) -> int:
     unknown = [n for n in names if n not in ENSEMBLES]
     if unknown or not names:
         parser.error(f"--ensembles: unknown {unknown or names!r}; choose from {', '.join(ENSEMBLES)}")
+    ensure_output_dir(parser.prog, args.out, "--out")  # a bad --out fails now, not after the first ensemble
     from tqdm import tqdm
 
     total = sum(len(ENSEMBLES[n].specs) for n in names)
@@ -101,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sub = subparsers[args.command]  # errors print the subcommand's usage
     try:
-        return _build(args, sub) if args.command == "build" else _show(args, sub)
+        with user_errors(sub.prog, paths={"--out": getattr(args, "out", None)}):  # a write under --out that fails
+            return _build(args, sub) if args.command == "build" else _show(args, sub)
     except BrokenPipeError:  # e.g. `show ... | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
