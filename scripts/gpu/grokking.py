@@ -101,15 +101,9 @@ def device_info() -> dict[str, Any]:
 
 def versions() -> dict[str, str | None]:
     """Installed versions (importlib.metadata only: nothing is imported)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from delta_core.artifacts import package_versions
 
-    found = {}
-    for name in VERSIONED:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return package_versions(VERSIONED)
 
 
 # ----------------------------------------------------------------------------------------------------
