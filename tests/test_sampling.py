@@ -156,3 +156,75 @@ def test_resumable_baseline_run(tmp_path):
     assert overall[1] == pytest.approx(0.5) and overall[4] == 1.0
     assert (tmp_path / "hard_subset.jsonl").read_text() == ""
     json.loads((tmp_path / "summary.json").read_text())
+
+
+# ---------------------------------------------------------------- one sampling path, training's settings
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from delta_core.mini import MiniConfig, save_mini
+    from delta_core.models import load_model
+
+    path = save_mini(tmp_path_factory.mktemp("tiny") / "m",
+                     MiniConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    return load_model(str(path))
+
+
+def test_evaluation_samples_with_the_rollouts_settings(tiny, monkeypatch):
+    """Every argument that shapes sampling reaches `model.generate` from the training config: in particular
+    top_k=0 (TRL's rollouts), not transformers' default of 50 that the old evaluation fell back to."""
+    from delta_core.sampling import generate_completions
+    from delta_core.train import load_config
+
+    config = load_config(None, {"preset": "cpu_tiny", "model": "x", "temperature": 0.7, "top_p": 0.9,
+                                "max_completion_length": 5})
+    seen = []
+    real = tiny.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", spy)
+    out = generate_completions(tiny.model, tiny.tokenizer, ["a", "b", "c"], 2, config.sampling(2), seed=3)
+    assert [len(g) for g in out] == [2, 2, 2] and seen
+    for kwargs in seen:
+        assert kwargs["do_sample"] is True and kwargs["top_k"] == 0
+        assert kwargs["temperature"] == 0.7 and kwargs["top_p"] == 0.9 and kwargs["max_new_tokens"] == 5
+
+
+def test_generate_completions_is_reproducible_and_leaves_the_callers_rng(tiny):
+    import torch
+
+    from delta_core.sampling import generate_completions
+
+    config = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=6, batch_size=4)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = generate_completions(tiny.model, tiny.tokenizer, ["a", "b"], 3, config, seed=5)
+    assert torch.equal(torch.rand(1), before)  # the caller's stream is as if nothing had been drawn
+    again = generate_completions(tiny.model, tiny.tokenizer, ["a", "b"], 3, config, seed=5)
+    assert [[g.text for g in gens] for gens in first] == [[g.text for g in gens] for gens in again]
+    # one prompt at a time (n >= batch_size) takes the shared-prefix path and is reproducible too
+    solo = generate_completions(tiny.model, tiny.tokenizer, ["a"], 6, config, seed=5)
+    assert len(solo[0]) == 6 and solo == generate_completions(tiny.model, tiny.tokenizer, ["a"], 6, config, seed=5)
+    tiny.model.train()
+    generate_completions(tiny.model, tiny.tokenizer, ["a"], 1, config, seed=5)
+    assert tiny.model.training is True  # sampled in eval mode, then put back as it was
+
+
+def test_score_samples_counts_a_full_pass_only_when_every_test_passes():
+    from delta_core.sampling import score_samples
+
+    tests = [{"input": "R", "expected_accepted": True, "check_output": False},
+             {"input": "B", "expected_accepted": False, "check_output": False}]
+    accept_all = "START start:\n    NEXT end\nEND end"
+    only_r = "START start:\n    NEXT p\nPULLER_RB p:\n    [R] end\nEND end"
+    rows = [{"id": "x", "ground_truth": tests}]
+    scored = score_samples(rows, [[accept_all, only_r, "garbage"]], k=2)
+    (problem,) = scored["per_problem"]
+    assert problem["n"] == 3 and problem["c"] == 1  # only `only_r` passes both tests
+    assert problem["dense_mean"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert scored["pass@1"] == pytest.approx(1 / 3) and scored["pass@2"] == pytest.approx(2 / 3)
