@@ -353,3 +353,54 @@ def test_score_samples_counts_full_passes_per_problem():
     assert scored["pass@1"] == pytest.approx((2 / 4 + 0) / 2) and scored["pass@4"] == pytest.approx(0.5)
     assert scored["problems_with_a_full_pass"] == 1
     assert scored["examples"] == [{"criteria": "a", "program": accept_r}]
+
+
+# ---------------------------------------------------------------- steps without a learning signal
+
+
+def _weights_after_each_step(tiny_model, tmp_path, skip: bool):
+    """Two GRPO steps whose rewards come from a scorer: step 1 has reward spread in every group, step 2
+    none (every completion scores 0.5). Returns the flattened weights after each step."""
+    import datasets
+    import torch
+    from transformers import TrainerCallback
+
+    calls = []
+
+    def scorer(completions, ground_truth):
+        calls.append(len(completions))
+        if len(calls) == 1:
+            values = [float(i % 2) for i in range(len(completions))]  # 0, 1, 0, 1 ... : spread in each group
+        else:
+            values = [0.5] * len(completions)  # every group ties: no learning signal
+        return values, values
+
+    snapshots = []
+
+    class Snapshot(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            snapshots.append(torch.cat([p.detach().flatten().clone() for p in model.parameters()]))
+
+    rows = [{"prompt": [{"role": "user", "content": f"Write a Manufactoria DSL program.\nprompt {i}"}],
+             "ground_truth": "[]", "id": str(i)} for i in range(8)]
+    config = cfg(model=tiny_model, dataset="scorer rows", family=None, level=None, output_dir=str(tmp_path / f"run_{skip}"), max_steps=2,
+                 schedule="dense", switch_step=None, eval_steps=0, learning_rate=1e-2, save_steps=10,
+                 skip_steps_without_signal=skip, seed=0, non_stop_penalty=False)  # a random model never stops
+    summary = T.train(config, callbacks=[Snapshot()], datasets=(datasets.Dataset.from_list(rows), None), scorer=scorer)
+    records = [r for r in read_jsonl(summary["metrics_path"]) if r["kind"] == "train"]
+    return snapshots, [r["step_skipped"] for r in records], [r["frac_zero_std"] for r in records]
+
+
+def test_a_step_without_reward_spread_does_not_move_the_weights(tiny_model, tmp_path):
+    snapshots, skipped, zero_std = _weights_after_each_step(tiny_model, tmp_path, skip=True)
+    assert zero_std == [0.0, 1.0] and skipped == [0.0, 1.0]
+    assert torch_equal(snapshots[0], snapshots[1])  # step 2 had no signal: no optimizer step
+    # the control: without the guard, Adam's momentum from step 1 moves the weights at step 2
+    control, skipped, _ = _weights_after_each_step(tiny_model, tmp_path, skip=False)
+    assert skipped == [0.0, 0.0] and not torch_equal(control[0], control[1])
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

@@ -27,7 +27,8 @@ Logged keys (`kind="train"` lines): `step`, `phase` ("dense"/"binary"), `reward_
 `dense_mean`, `binary_mean` (full-pass rate), `reward` (the mean of the reward actually trained on),
 `frac_zero_std` (groups whose rewards are all equal: no gradient), `entropy`, `kl` (null when beta=0),
 `clip_ratio` (`clip_low`, `clip_high`), `completion_length`, `truncated_frac`, `step_time` (s),
-`loss`, `learning_rate`, `switch_step`, `replayed_groups`, and `trl`: every key TRL logged that step.
+`loss`, `learning_rate`, `step_skipped` (1 when no group had reward spread and no optimizer step was taken),
+`switch_step`, `replayed_groups`, and `trl`: every key TRL logged that step.
 """
 
 from __future__ import annotations

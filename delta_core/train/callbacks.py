@@ -118,6 +118,7 @@ class MetricsLogger(TrainerCallback):
                 "step_time": _mean_of(logs, "step_time"),
                 "loss": _mean_of(logs, "loss"),
                 "learning_rate": _mean_of(logs, "learning_rate"),
+                "step_skipped": _mean_of(logs, "step_skipped"),
                 "switch_step": None if self.schedule is None else self.schedule.switch_step,
                 "replayed_groups": self.replay_counts.pop(state.global_step, 0) if self.replay_counts else 0,
                 "trl": {k: v for k, v in logs.items() if isinstance(v, (int, float, str)) or v is None},

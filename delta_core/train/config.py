@@ -75,6 +75,8 @@ class TrainConfig:
     switch_threshold: float | None = None  # ... or once the dense mean over `switch_window` steps reaches this
     switch_window: int = 5  # steps averaged for the threshold switch
     non_stop_penalty: bool = True  # a completion cut at max_completion_length scores 0 (spec A.3)
+    skip_steps_without_signal: bool = True  # every group's rewards tie: take no optimizer step (Adam's moments
+    # would still move the weights with a zero gradient); logged as `step_skipped`
 
     # --- GRPO (TRL names; paper values)
     learning_rate: float = PAPER["learning_rate"]

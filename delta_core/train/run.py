@@ -38,14 +38,17 @@ def _trainer_class():
     from trl import GRPOTrainer
 
     class DeltaGRPOTrainer(GRPOTrainer):
-        """TRL's GRPOTrainer plus the optional replay of successful groups (see `ReplayBuffer`)."""
+        """TRL's GRPOTrainer plus the optional replay of successful groups (see `ReplayBuffer`) and, with
+        `skip_without_signal`, no optimizer step for a batch in which no group has reward spread."""
 
         def __init__(self, *args, replay: ReplayBuffer | None = None, delta_reward: Any = None,
-                     replay_counts: dict | None = None, **kwargs):
+                     replay_counts: dict | None = None, skip_without_signal: bool = False, **kwargs):
             super().__init__(*args, **kwargs)
             self.replay = replay
             self.delta_reward = delta_reward
             self.replay_counts = replay_counts if replay_counts is not None else {}
+            self.skip_without_signal = skip_without_signal
+            self.no_signal = False  # the batch being trained on has all advantages 0
 
         def _generate_and_score_completions(self, inputs):
             batch = super()._generate_and_score_completions(inputs)
@@ -56,7 +59,27 @@ def _trainer_class():
                 self.replay_counts[self.state.global_step + 1] = replaced
                 self._metrics["train"]["replay/groups_replaced"].append(float(replaced))
                 self._metrics["train"]["replay/buffer_size"].append(float(len(self.replay)))
+            if self.model.training:
+                self.no_signal = bool(batch["advantages"].abs().max() <= 1e-12)
+                skipped = self.no_signal and self.skip_without_signal
+                self._metrics["train"]["step_skipped"].append(1.0 if skipped else 0.0)
             return batch
+
+        def create_optimizer(self, *args, **kwargs):
+            # Every group tied: the policy gradient is 0, but Adam's running moments would still move the
+            # weights (and decay the policy while nothing is learned). Such a step is not taken. (One
+            # generation per optimizer step, as every config here has: steps_per_generation defaults to the
+            # gradient accumulation steps.)
+            optimizer = super().create_optimizer(*args, **kwargs)
+            take_step = optimizer.step
+
+            def step(*step_args, **step_kwargs):
+                if self.skip_without_signal and self.no_signal:
+                    return None
+                return take_step(*step_args, **step_kwargs)
+
+            optimizer.step = step
+            return optimizer
 
     return DeltaGRPOTrainer
 
@@ -268,6 +291,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
         replay=replay,
         delta_reward=reward,
         replay_counts=replay_counts,
+        skip_without_signal=config.skip_steps_without_signal,
     )
     # Every step is in metrics.jsonl: TRL's printed log dicts (its PrinterCallback when there is no progress
     # bar) would only flood a notebook's output.
