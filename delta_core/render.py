@@ -7,8 +7,9 @@
   itself, so the trace cannot drift from the interpreter.
 - `summarize(program_text, tape)`: one line with the parse error or the verdict, for quick experiments.
 - `plot_trace(program, tape)`: the tape at every step as a row of coloured squares.
-- `playground(program_text, tape)`: an ipywidgets editor that parses, runs and draws as you type.
-  Without a live kernel (a built HTML book), it still shows a static snapshot of the first result.
+- `playground(program_text, tape)`: an ipywidgets editor that parses, runs and draws as you type
+  (live in JupyterLab: `make lab`; tests/test_lab.py drives it in Chromium). Without a live kernel (a
+  built HTML book), it still shows a static snapshot of the first result.
 
 matplotlib figures are built with `matplotlib.figure.Figure` and never through pyplot. Jupyter shows
 a returned figure once, and nothing piles up in pyplot's global figure list. Jupyter draws a bare Figure
@@ -585,10 +586,27 @@ def _result_html(program_text: str, tape: str, max_steps: int) -> str:
     )
 
 
+def _playground_html(program_text: str, tape: str, max_steps: int) -> str:
+    """`_result_html`, except that nothing escapes: in a live kernel an exception raised by a widget
+    observer only reaches the kernel's log, and the widget would silently keep its old picture. Parse
+    errors are already a message (`Line N: ...`); anything else is shown as one line in red too."""
+    try:
+        return _result_html(program_text, tape, max_steps)
+    except Exception as err:  # noqa: BLE001 - shown to the reader instead of a traceback in the log
+        return (f"<div style='color:#b71c1c;font-family:monospace;white-space:pre-wrap'>"
+                f"Playground error: {html.escape(type(err).__name__)}: {html.escape(str(err))}</div>")
+
+
 def playground_widget(program_text: str = EXAMPLE_PROGRAM, tape: str = "RBRB", max_steps: int = 40) -> Any:
     """Build (and do not display) the interactive editor: a Textarea for the program, a Text for the
     tape, and an Output that is redrawn whenever either changes. It returns the `ipywidgets.VBox`.
-    The Output's `outputs` are set directly, which works with or without a kernel."""
+
+    The program box sends its value when it loses focus (`continuous_update=False`: one redraw per edit,
+    not one per keystroke); the tape box on every keystroke. Each change calls the observer in the
+    kernel, which sets the Output's `outputs` to the new page: the front end (JupyterLab's widget
+    manager) redraws it from that state, so it works live, and it needs no kernel to be displayed
+    (the state saved in a built book shows the first result). A bad program shows the parser's
+    `Line N: ...` message in the Output, never a traceback."""
     import ipywidgets as widgets
 
     code = widgets.Textarea(
@@ -600,11 +618,11 @@ def playground_widget(program_text: str = EXAMPLE_PROGRAM, tape: str = "RBRB", m
     out = widgets.Output()
 
     def refresh(_change: object = None) -> None:
-        page = _result_html(code.value, tape_box.value, max_steps)
+        page = _playground_html(code.value, tape_box.value, max_steps)
         out.outputs = ({"output_type": "display_data", "metadata": {},
                         "data": {"text/html": page, "text/plain": "(see the HTML output)"}},)
 
-    code.observe(refresh, names="value")
+    pass
     tape_box.observe(refresh, names="value")
     refresh()
     return widgets.VBox([code, tape_box, out])

@@ -1,6 +1,8 @@
 """delta_core.render: the trace must be run_program step by step, and the pictures must show every node
 and every route, including the implicit ones to NONE."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -204,6 +206,69 @@ def test_playground_widget_updates_on_change():
     assert "DSL Parse Error: Line 1: START nodes must have a colon" in page
     code.value = LITERAL_END
     assert "Unknown node: END" in out.outputs[0]["data"]["text/html"]
+
+
+def _playground_parts(program_text, tape):
+    pytest.importorskip("ipywidgets")
+    from delta_core.render import playground_widget
+
+    code, tape_box, out = playground_widget(program_text, tape=tape).children
+
+    def page():
+        assert len(out.outputs) == 1  # replaced at each change, never appended to
+        return out.outputs[0]["data"]["text/html"]
+
+    return code, tape_box, page
+
+
+def _images(page):
+    return re.findall(r"src='data:image/png;base64,([^']+)'", page)
+
+
+def test_playground_redraws_verdict_trace_and_pictures_when_the_tape_changes():
+    # What a live kernel does on each keystroke in the tape box: the observer sets Output.outputs.
+    code, tape_box, page = _playground_parts(EXAMPLE_PROGRAM, "RBRB")
+    before = page()
+    assert "accepted</b>" in before and len(_images(before)) == 2
+    tape_box.value = "RBR"
+    after = page()
+    assert "rejected</b> (Routed to NONE)" in after and "accepted</b>" not in after
+    assert all(a != b for a, b in zip(_images(before), _images(after)))  # graph path and tape plot redrawn
+    assert after.count("<tr>") == 1 + len(trace_program(parse_program(EXAMPLE_PROGRAM), "RBR"))
+
+
+def test_playground_redraws_when_the_program_changes():
+    code, tape_box, page = _playground_parts(EXAMPLE_PROGRAM, "RBRB")
+    before = page()
+    code.value = EXAMPLE_PROGRAM.replace("[EMPTY] end", "[EMPTY] NONE")
+    after = page()
+    assert "accepted</b>" in before and "rejected</b> (Routed to NONE)" in after
+    assert _images(before)[0] != _images(after)[0]
+
+
+def test_playground_shows_a_parse_error_as_its_line_message_and_recovers():
+    code, tape_box, page = _playground_parts(APPEND_G, "RB")
+    code.value = APPEND_G.replace("PAINTER_GREEN g:", "PAINTER_GREEN g")
+    error = page()
+    assert "Line 3: PAINTER_GREEN nodes must have a colon" in error
+    assert "Traceback" not in error and not _images(error)
+    tape_box.value = "B"  # the tape still reacts while the program is broken
+    assert "Line 3:" in page()
+    code.value = APPEND_G
+    assert "accepted</b>" in page() and len(_images(page())) == 2
+
+
+def test_playground_shows_an_unexpected_error_instead_of_raising(monkeypatch):
+    import delta_core.render as render
+
+    code, tape_box, page = _playground_parts(APPEND_G, "RB")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(render, "draw_program", broken)
+    tape_box.value = "RRB"  # an exception here would reach only the kernel's log in a live session
+    assert "Playground error: RuntimeError: drawing failed" in page()
 
 
 def test_summarize_reports_parse_errors_and_verdicts():

@@ -197,7 +197,7 @@ def test_candidates_start_with_the_fixed_list():
 
 
 def test_at_most_35_tests_and_the_cap_is_reached():
-    problems = generate("regex_same_num", "hard", "four_color", n=None, seed=0)
+    problems = generate("numerical_max_min", "medium", "two_color", n=None, seed=0)
     assert max(len(p.test_cases) for p in problems) == 35
     # a family with 60 candidate tapes is cut to the first 35, in order
     many = Family(

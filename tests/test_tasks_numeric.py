@@ -16,6 +16,7 @@ from delta_core.tasks import FAMILIES, LEVELS, generate, parameter_space
 from delta_core.tasks.base import TWO_COLOUR_SUFFIX
 from delta_core.tasks.cases import build_test_cases
 from delta_core.tasks.levels import OPERAND_VALUES
+from delta_core.tasks.numeric import FIXED_LONG
 from delta_core.tasks.numeric_solutions import canonical, tape_value
 
 NUMERIC = ("numerical_comparison", "numerical_max_min", "numerical_operations")
@@ -74,11 +75,12 @@ def test_comparison_order_wording_and_tests():
         assert case.check_output is False and case.expected_output == ""
 
 
-def test_comparison_tests_cover_leading_r_and_long_inputs_for_large_thresholds():
+def test_comparison_tests_cover_leading_r_and_the_fixed_strings_for_large_thresholds():
     p = generate("numerical_comparison", "medium", "two_color", n=1)[0]  # > 64
     inputs = [c.input for c in p.test_cases]
     assert any(len(t) > 1 and t[0] == "R" for t in inputs)
-    assert any(len(t) >= 10 for t in inputs)
+    assert set(FIXED_LONG) <= set(inputs)  # the reference's eight fixed strings (k >= 8), up to 9 long
+    assert max(len(t) for t in inputs) == 9
     assert 1 <= sum(c.expected_accepted for c in p.test_cases) < len(p.test_cases)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..artifacts import append_jsonl, atomic_write_text, command_line, provenance, read_json, read_jsonl, write_json
 from ..passk import aggregate_pass_at_k, default_k_list, dense_summary, hard_subset, hard_subset_summary
+from ..tasks.generate import GENERATOR_VERSION
 from ..sampling import ProblemResult, Sample, SamplingConfig, judge_generations, problem_meta, problem_prompt
 
 __all__ = [
@@ -232,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail(PROG, f"--backend {args.backend}: {err}")
         prov_path = out / "provenance.json"
         previous = read_json(prov_path) if prov_path.is_file() else {}
+        if previous and previous.get("task_generator_version", 1) != GENERATOR_VERSION:
+            fail(PROG, f"--out {out}: its samples were judged on problems of task generator version "
+                       f"{previous.get('task_generator_version', 1)}, this code generates version {GENERATOR_VERSION} "
+                       "(other test tapes); sample into another --out (--analyse-only still works here)")
         model_info = sampler.loaded.describe() if hasattr(sampler, "loaded") else {"spec": args.model}
         began = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -245,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model=model_info,
                 sessions=sessions,
                 wall_seconds_total=round(sum(s.get("wall_seconds", 0) for s in sessions), 1),
+                task_generator_version=GENERATOR_VERSION,
             )
             write_json(prov_path, prov, indent=1)
 

@@ -47,6 +47,7 @@ __all__ = [
     "ARMS",
     "MiniExperiment",
     "rl_config",
+    "check_generator_version",
     "target_split",
     "seen_split",
     "build_base",
@@ -240,9 +241,12 @@ def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int
     torch.set_num_threads(exp.cpu_threads)
     loaded = load_model(str(model_dir))
     config = rl_config(exp, model=str(model_dir), eval_k=k, eval_batch_size=256)
-    rows = problem_rows(list(problems), "compact")
+    problems = list(problems)
+    # task Problems, or rows that already carry `prompt` and `ground_truth` (e.g. saved held-out tests)
+    rows = problems if problems and isinstance(problems[0], dict) else problem_rows(problems, "compact")
+    criteria = [p["criteria"] if isinstance(p, dict) else p.criteria for p in problems]
     return sample_and_score(loaded.model, loaded.tokenizer, rows, k, config.sampling(k), seed=seed,
-                            criteria=[p.criteria for p in problems], keep_examples=keep_examples)
+                            criteria=criteria, keep_examples=keep_examples)
 
 
 def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
@@ -426,12 +430,30 @@ def _mean(values: Sequence[float | None]) -> float | None:
 # Driver
 
 
+def check_generator_version(out: str | os.PathLike) -> None:
+    """Refuse to add runs to a results folder made with another version of the task generator: its
+    problems (test tapes) would differ from those its earlier runs were trained and judged on. A folder
+    whose provenance.json predates the version record was made with version 1."""
+    from ..tasks.generate import GENERATOR_VERSION
+    from ..train import ConfigError
+
+    path = Path(out) / "provenance.json"
+    if path.is_file():
+        made_with = read_json(path).get("task_generator_version", 1)
+        if made_with != GENERATOR_VERSION:
+            raise ConfigError(f"--out {out}: its runs were made with task generator version {made_with}, this code "
+                              f"generates version {GENERATOR_VERSION} (other test tapes); write new runs to another "
+                              "--out (the summary and plots steps still work here)")
+
+
 def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
             steps: Sequence[str] = ("base", "measure", "arms", "summary", "plots"), progress: bool = True) -> dict[str, Any]:
     """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
     from tqdm.auto import tqdm
 
     out = Path(out)
+    if set(steps) & {"base", "measure", "arms"}:
+        check_generator_version(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "experiment.json"
     if saved.exists() and read_json(saved) != asdict(exp):
@@ -567,8 +589,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_all(exp, args.out, args.work, steps)
     prov_path = Path(args.out, "provenance.json")
     history = read_json(prov_path).get("invocations", []) if prov_path.exists() else []
+    from ..tasks.generate import GENERATOR_VERSION
+
+    made_with = read_json(prov_path).get("task_generator_version", 1) if prov_path.exists() else GENERATOR_VERSION
     record = provenance(command_line("delta_core.experiments.delta_mini", argv),
-                        experiment=asdict(exp), wall_seconds=time.perf_counter() - started)
+                        experiment=asdict(exp), wall_seconds=time.perf_counter() - started,
+                        task_generator_version=made_with)
     record["invocations"] = history + [
         {"command": record["command"], "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

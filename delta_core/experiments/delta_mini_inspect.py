@@ -49,7 +49,7 @@ def sample_completions(model: Any, problem: Any, n: int, exp: Any = None, seed: 
     loaded = load_model(str(model)) if isinstance(model, (str, os.PathLike)) else model
     overrides = {} if temperature is None else {"temperature": temperature}
     config = rl_config(exp, model="-", eval_k=n, **overrides)
-    row = problem_rows([problem], "compact")[0]
+    row = problem if isinstance(problem, dict) else problem_rows([problem], "compact")[0]
     (generations,) = generate_completions(loaded.model, loaded.tokenizer, [row["prompt"]], n,
                                           config.sampling(n), seed=seed)
     return [g.text for g in generations]

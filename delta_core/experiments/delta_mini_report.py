@@ -155,3 +155,12 @@ def read_run(path: str | os.PathLike, missing_ok: bool = False) -> Any:
         elif record.get("kind") == "eval":
             evals.append(record)
     return pd.DataFrame(trains), pd.DataFrame(evals)
+
+
+def read_held_out(out: str | os.PathLike) -> list[dict[str, Any]]:
+    """The held-out target problems of a DELTA-mini results folder as its runs saw them: rows with `id`,
+    `criteria`, `prompt` and `ground_truth` (the test tapes), from `held_out_target.jsonl`. Saved beside
+    the results because the task generator changes (a result made with generator version 1 cannot be
+    re-judged on problems generated today)."""
+    return read_jsonl(Path(out) / "held_out_target.jsonl")
+

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..artifacts import append_jsonl, atomic_write_text, command_line, provenance, read_json, read_jsonl, write_json
-from .delta_mini import MiniExperiment, evaluate_model
+from ..train import ConfigError
+from .delta_mini import MiniExperiment, check_generator_version, evaluate_model
 
 __all__ = ["TEST_FAMILIES", "evaluate_transfer", "summarize_transfer", "main"]
 
@@ -245,7 +246,7 @@ def _check_inputs(args: Any, seeds: Sequence[int], arm: str = "dense_then_binary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..cli import ArgumentParser, ensure_output_dir, nonnegative_int, positive_int, user_errors
+    from ..cli import ArgumentParser, ensure_output_dir, fail, nonnegative_int, positive_int, user_errors
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
@@ -263,12 +264,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     with user_errors(PROG, paths={"--out": args.out}):  # results.jsonl under --out that cannot be read
         _check_inputs(args, seeds)
     ensure_output_dir(PROG, args.out, "--out")
+    try:  # rows judged on another generator version's test tapes must not be mixed with new ones
+        check_generator_version(args.out)
+    except ConfigError as err:
+        fail(PROG, str(err))
     started = time.perf_counter()
     # FileNotFoundError: a model that went missing meanwhile (evaluate_transfer names it and the fix)
     with user_errors(PROG, paths={"--out": args.out, "--mini": args.mini}):
         evaluate_transfer(args.mini, args.out, args.problems, args.k, seeds=args.seeds)
         summary = summarize_transfer(args.out)
+    from ..tasks.generate import GENERATOR_VERSION
+
     record = provenance(command_line("delta_core.experiments.transfer_manufactoria", argv), params=vars(args),
+                        task_generator_version=GENERATOR_VERSION,
                         wall_seconds=time.perf_counter() - started, test_families=TEST_FAMILIES)
     write_json(Path(args.out, "provenance.json"), record)
     print(json.dumps(summary, indent=1))

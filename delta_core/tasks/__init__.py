@@ -8,7 +8,9 @@ DSL solution.
 
 Modules: `base` (records, `Family`, the registry), `levels` (per-level parameter table), `cases`
 (shared test-case construction), `generate`, `programs` (DSL building blocks), `prompt`, and one
-module per family group: `sequence`, `contains`, `regex`, plus `numeric` once it exists.
+module per family group: `sequence`, `contains`, `regex`, `numeric`. `near_miss` (the wrong
+languages next to each problem's, and the tapes that tell them apart) and `stats` (test-case
+distributions against the reference's, and the near-miss measure).
 `ensembles` (the authors' 12 ensembles and the generalisation splits, as data), `export` (HF-schema
 JSONL, `datasets.Dataset` for GRPO) and the CLI `python -m delta_core.tasks {build,show}`.
 """

@@ -15,10 +15,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Family, Params, random_tape, register
-from .programs import build_dfa, dfa_program
+from .programs import DFA, build_dfa, dfa_program
 from .sequence import kmp_step, sequences
 
-__all__ = ["CONTAINS_COUNT", "CONTAINS_ORDERED", "CONTAINS_SUBSTRING", "NOT_CONTAINS"]
+__all__ = [
+    "CONTAINS_COUNT",
+    "CONTAINS_ORDERED",
+    "CONTAINS_SUBSTRING",
+    "NOT_CONTAINS",
+    "count_dfa",
+    "ordered_dfa",
+    "substring_dfa",
+    "not_contains_dfa",
+]
 
 
 def _shuffled(rng: random.Random, tape: str) -> str:
@@ -68,30 +77,36 @@ def _count_accepts(p: Params, tape: str) -> bool:
 
 
 def _count_extra(p: Params, colours, rng) -> list[str]:
-    """Ten constructions around the thresholds, each shuffled."""
-    need = dict((c, m) for c, m in p["counts"])
-    exact = "".join(c * m for c, m in need.items())
+    """Spec A.2.2b's ten constructions, each shuffled (E = every colour at its minimum, listed order)."""
+    need = [(c, m) for c, m in p["counts"]]
+    others = tuple(c for c in colours if c not in dict(need))
     rand = lambda n, pool=colours: random_tape(rng, tuple(pool), n)  # noqa: E731
-    short_one = rng.choice(list(need))
-    without = tuple(c for c in colours if c != short_one)
-    others = tuple(c for c in colours if c not in need)
-    one_short = "".join(c * (m - (c == short_one)) for c, m in need.items())
-    tapes = [
-        exact,  # exactly enough
-        exact + rand(3),  # enough plus extras
-        exact * 2,  # twice enough
-        exact + rand(max(0, 12 - len(exact))),  # long
-        exact + p["counts"][0][0] * max(0, 18 - len(exact)),  # biased towards one colour
-        exact.replace(short_one, "") + rand(3, without),  # one required colour missing
-        one_short,  # one colour one short
-        rand(6, others) if others else "",  # none of the required colours
-        "".join(c * (m - 1) for c, m in need.items()),  # every colour one short
-        one_short + rand(max(0, 18 - len(one_short)), without),  # almost enough, long
-    ]
+    exact = "".join(c * m for c, m in need)
+    first, rest = need[0], need[1:]
+    first_short = first[0] * (first[1] - 1 if first[1] > 1 else first[1]) + "".join(c * m for c, m in rest)
+    tapes = [exact, exact + "".join(c * rng.randint(1, 2) for c, _ in need)]
+    if others:
+        tapes.append(exact + rand(3, others))
+    generous = "".join(c * (m + rng.randint(0, 2)) for c, m in need)
+    if others and len(generous) < 12:
+        generous += rand(12 - len(generous))
+    tapes.append(generous)
+    biased = "".join(
+        rng.choice([c for c, _ in need]) if rng.random() < 0.6 else rand(1) for _ in range(18 - len(exact))
+    )
+    tapes.append(exact + biased)
+    if len(need) >= 2:
+        tapes.append("".join(c * m for c, m in need[:-1]) + (rand(5, others) if others else ""))
+    tapes.append(first_short + (rand(3, others) if others else ""))
+    if others:
+        tapes.append(rand(12, others))
+    all_short = "".join(c * (m - 1) for c, m in need)
+    tapes.append(all_short + (rand(max(5, 12 - len(all_short)), others) if others else ""))
+    tapes.append(first_short + rand(max(0, 18 - len(first_short))))
     return [_shuffled(rng, t) for t in tapes]
 
 
-def _count_solution(p: Params, colours) -> str:
+def count_dfa(p: Params, colours) -> DFA:
     need = [(c, m) for c, m in p["counts"]]
 
     def step(counts: tuple[int, ...], colour: str) -> tuple[int, ...]:
@@ -100,8 +115,13 @@ def _count_solution(p: Params, colours) -> str:
     def enough(counts: tuple[int, ...]) -> bool:
         return all(n == m for n, (_, m) in zip(counts, need, strict=True))
 
-    dfa = build_dfa(tuple(0 for _ in need), step, enough, colours)
-    return dfa_program(dfa, f"{_count_title(p)}: one counter per colour, capped at its minimum.")
+    return build_dfa(tuple(0 for _ in need), step, enough, colours)
+
+
+def _count_solution(p: Params, colours) -> str:
+    return dfa_program(
+        count_dfa(p, colours), f"{_count_title(p)}: one counter per colour, capped at its minimum."
+    )
 
 
 CONTAINS_COUNT = register(
@@ -127,34 +147,55 @@ def _is_subsequence(s: str, tape: str) -> bool:
     return all(c in it for c in s)
 
 
+def _spread(s: str, gap) -> str:
+    """`s` with `gap()` after every colour but the last."""
+    return "".join(c + gap() for c in s[:-1]) + s[-1:]
+
+
 def _ordered_extra(p: Params, colours, rng) -> list[str]:
+    """Spec A.2.2b's fifteen kinds (`p + ... + p` pads both sides with one draw)."""
+    s, n = p["sequence"], len(p["sequence"])
+    rand = lambda k: random_tape(rng, colours, k)  # noqa: E731
+    others = tuple(c for c in colours if c not in s)
+    tapes = [s]
+    if n >= 2:
+        tapes += [s[: i + 1] + rand(1) + s[i + 1 :] for i in range(n - 1)]  # one colour inserted
+        tapes.append(_spread(s, lambda: rand(1)))
+    tapes += [s + rand(3), rand(6) + s]
+    if n >= 2:
+        tapes.append(
+            rand(rng.randint(2, 4)) + _spread(s, lambda: rand(rng.randint(1, 3))) + rand(rng.randint(2, 4))
+        )
+        tapes.append(s[: n // 2] + rand(1) + s[n // 2 :] + rand(2) + s)
+        tapes += [s[1:], s[:-1]]  # one colour short
+    if n >= 3:
+        tapes.append(s[: n // 2] + s[n // 2 + 1 :])  # the middle colour missing
+    if n >= 2:
+        pad = rand(rng.randint(2, 5))
+        tapes.append(pad + s[::-1] + pad)  # reversed
+    if n >= 3:
+        pad = rand(3)
+        tapes.append(pad + s[-1] + s[:-1] + pad)  # rotated
+        pad = rand(9)
+        tapes.append(pad + s[:-2] + s[-1] + pad)  # the second-to-last colour missing
+    if others:
+        tapes.append(random_tape(rng, others, 12))
+    if n >= 3:
+        pad = rand(18)
+        tapes.append(pad + s[: n // 2] + s[n // 2 + 1 :] + pad)  # long, the middle colour missing
+    return tapes
+
+
+def ordered_dfa(p: Params, colours) -> DFA:
     s = p["sequence"]
-    rand = lambda n: random_tape(rng, colours, n)  # noqa: E731
-    cut = rng.randrange(len(s))
-    changed = s[:cut] + rng.choice([c for c in colours if c != s[cut]]) + s[cut + 1 :]
-    return [
-        s,
-        "".join(c + rand(1) for c in s),  # one colour inserted after each
-        rand(2) + "".join(c + rand(2) for c in s),  # spread out
-        rand(3) + s + rand(3),
-        s[:cut] + s[cut + 1 :],  # one colour missing
-        s[::-1],  # reversed
-        s[1:] + s[0],  # rotated
-        s[:-1],
-        s[1:],
-        s + s,
-        changed,
-        "".join(c * 2 for c in s),  # every colour doubled
-        rand(len(s)),
-        rand(8),
-        rand(12),
-    ]
+    return build_dfa(0, lambda k, c: k if k == len(s) else k + (c == s[k]), lambda k: k == len(s), colours)
 
 
 def _ordered_solution(p: Params, colours) -> str:
     s = p["sequence"]
-    dfa = build_dfa(0, lambda k, c: k if k == len(s) else k + (c == s[k]), lambda k: k == len(s), colours)
-    return dfa_program(dfa, f"Subsequence {s}: qK = first K colours of {s} found, in order.")
+    return dfa_program(
+        ordered_dfa(p, colours), f"Subsequence {s}: qK = first K colours of {s} found, in order."
+    )
 
 
 CONTAINS_ORDERED = register(
@@ -179,34 +220,55 @@ CONTAINS_ORDERED = register(
 
 
 def _substring_extra(p: Params, colours, rng) -> list[str]:
-    s = p["sequence"]
-    rand = lambda n: random_tape(rng, colours, n)  # noqa: E731
-    cut = rng.randrange(len(s))
-    half = len(s) // 2
-    changed = s[:cut] + rng.choice([c for c in colours if c != s[cut]]) + s[cut + 1 :]
-    return [
+    """Spec A.2.2b's fifteen kinds: padded occurrences on both sides, then near misses padded the
+    same way (`p + ... + p` pads both sides with one draw)."""
+    s, n = p["sequence"], len(p["sequence"])
+    rand = lambda k: random_tape(rng, colours, k)  # noqa: E731
+    others = tuple(c for c in colours if c not in s)
+    tapes = [
         s,
-        rand(3) + s,
         s + rand(3),
-        rand(4) + s + rand(4),
-        changed,
-        s[:half] + rand(1) + s[half:],  # one colour inserted inside
-        s[::-1],
-        s[:-1],
-        s[1:],
-        s[:-1] + rand(2) + s[-1],  # last colour split off
-        s + s,
-        s[:half] + rand(2) + s[half:] + rand(2),
-        rand(6),
-        rand(10),
-        rand(12),
+        rand(6) + s,
+        rand(rng.randint(1, 3)) + s + rand(rng.randint(1, 3)),
+        s + rand(rng.randint(1, 3)) + s,
+        rand(rng.randint(3, 5)) + s + rand(rng.randint(3, 5)),
     ]
+    if n >= 2 and len(set(s)) < n:
+        tapes.append(s + s[1:])
+    if n >= 2:
+        tapes.append(_spread(s, lambda: rand(1)))  # as a subsequence only
+        for i in range(1, n):
+            pad = rand(rng.randint(3, 6))
+            tapes.append(pad + s[:i] + pad)  # a proper prefix
+        pad = rand(rng.randint(2, 4))
+        tapes.append(pad + s[::-1] + pad)
+    if n >= 3:
+        t = s[::-1]
+        if t == s:
+            t = t[1] + t[0] + t[2:]
+        pad = rand(3)
+        tapes.append(pad + t + pad)
+        tapes.append(s[: n // 2] + rand(1) + s[n // 2 :])
+    if others:
+        tapes.append(random_tape(rng, others, 12))
+    if n >= 2:
+        cut = rng.randint(1, n - 1)
+        pad = rand(3)
+        tapes.append(pad + s[:cut] + rand(1) + s[cut:] + pad)
+        tapes.append(rand(2) + _spread(s, lambda: rand(1)) + rand(2))
+    return tapes
+
+
+def substring_dfa(p: Params, colours) -> DFA:
+    s = p["sequence"]
+    return build_dfa(0, lambda k, c: k if k == len(s) else kmp_step(s, k, c), lambda k: k == len(s), colours)
 
 
 def _substring_solution(p: Params, colours) -> str:
     s = p["sequence"]
-    dfa = build_dfa(0, lambda k, c: k if k == len(s) else kmp_step(s, k, c), lambda k: k == len(s), colours)
-    return dfa_program(dfa, f"Contains {s}: KMP automaton, qK = longest prefix of {s} just read.")
+    return dfa_program(
+        substring_dfa(p, colours), f"Contains {s}: KMP automaton, qK = longest prefix of {s} just read."
+    )
 
 
 CONTAINS_SUBSTRING = register(
@@ -231,26 +293,29 @@ CONTAINS_SUBSTRING = register(
 
 
 def _not_contains_extra(p: Params, colours, rng) -> list[str]:
+    """Spec A.2.2b's eleven kinds (o0, o1: the first and second other colour)."""
+    f = p["colour"]
+    others = tuple(x for x in colours if x != f)
+    o0, o1 = others[0], others[1] if len(others) > 1 else others[0]
+    rand = lambda n: random_tape(rng, others, n)  # noqa: E731
+    tapes = [o0, o0 + o0, f, rand(12)]
+    if len(others) >= 2:
+        tapes.append(rand(15))
+    tapes += [o0 * 4 + o1 * 6, f + rand(9), rand(8) + f, rand(3) + f + rand(6)]
+    where = set(rng.sample(range(12), 3))
+    tapes.append("".join(f if i in where else rand(1) for i in range(12)))
+    tapes.append(f * 9)
+    return tapes
+
+
+def not_contains_dfa(p: Params, colours) -> DFA:
     c = p["colour"]
-    others = tuple(x for x in colours if x != c)
-    rand = lambda n, pool=colours: random_tape(rng, tuple(pool), n)  # noqa: E731
-    return [
-        c,
-        c * 3,
-        rand(6, others),
-        c + rand(5, others),
-        rand(3, others) + c + rand(3, others),
-        rand(5, others) + c,
-        rand(8),
-        rand(12),
-        rand(12, others),
-    ]
+    return build_dfa(0, lambda state, colour: None if colour == c else 0, lambda state: True, colours)
 
 
 def _not_contains_solution(p: Params, colours) -> str:
     c = p["colour"]
-    dfa = build_dfa(0, lambda state, colour: None if colour == c else 0, lambda state: True, colours)
-    return dfa_program(dfa, f"No {c}: read to the end; a {c} rejects.")
+    return dfa_program(not_contains_dfa(p, colours), f"No {c}: read to the end; a {c} rejects.")
 
 
 NOT_CONTAINS = register(

@@ -7,9 +7,10 @@ complements within max(8, bit_length) bits. The solutions come from `numeric_sol
 documents how they are built and is verified against the same semantics
 (tests/test_numeric_solutions.py). All three are generated two-colour only (levels.py).
 
-The family-specific test inputs follow the spec's lists; where it names only a kind ("8 fixed long
-strings", "10 fixed long strings") the strings below are ours. Every input has at most 20 colours,
-well inside the solutions' path budget (the arithmetic ones fit every input up to 59 colours).
+The family-specific test inputs follow spec A.2.2b kind by kind, the reference's fixed strings
+included, so the test distributions match the authors' (tests/test_task_distributions.py). Inputs
+have at most 10 colours (a near-miss tape, `near_miss.py`, can add one of at most 11), well inside
+the solutions' path budget (the arithmetic ones fit every input up to 59 colours).
 """
 
 from __future__ import annotations
@@ -48,36 +49,34 @@ COMPARISON_WORDS = {
     "=": "equal to",
 }
 
-# "8 fixed long strings" for comparisons with k >= 8 (ours; two start with R)
-COMPARISON_LONG = (
-    "BBBBBBBBBB",
-    "RRRRRRRRRR",
-    "BRBRBRBRBR",
-    "RBRBRBRBRB",
-    "BBBBBRRRRR",
-    "RRRRRBBBBB",
-    "BBRRBBRRBBRR",
-    "BRRRRRRRRRRB",
+# The reference's fixed strings (spec A.2.2b), with their true values (the authors' comments say
+# 356, 90 and 85 for three of them): eight for comparisons with k >= 8, and two more for max/min and
+# the operations.
+FIXED_LONG = (
+    "BRRRRRR",  # 64
+    "BRRRRRRR",  # 128
+    "BRRRRRRRR",  # 256
+    "BRBRBRBR",  # 170
+    "RBBRBRRBR",  # 210
+    "BRBBBBBB",  # 191
+    "RBRBRBRR",  # 84
+    "BRBRBR",  # 42
 )
+FIXED_LONG_10 = (*FIXED_LONG, "BBRBBRBR", "RBBRRBBR")  # + 218, 102
 
-# "10 fixed long strings" for max/min (ours; leading R's included)
-MAX_MIN_LONG = (
-    "BBBBBBBBBB",
-    "RRRRRRRRRR",
-    "BRBRBRBRBR",
-    "RBRBRBRBRB",
-    "BBBBBRRRRR",
-    "RRRRRBBBBB",
-    "BBBBBBBBBBBB",
-    "BRRRRRRRRRRR",
-    "RRRRBBBBBBBB",
-    "BBRRBBRRBBRRBBRR",
-)
+# The basic tapes the numerical families add after the shared prefix.
+COMPARISON_BASICS = ("R", "B", "RB", "BR", "RRB", "BBR", "RBRB")
+TRANSDUCER_BASICS = ("", "R", "B", "RB", "BR", "RRB", "BBR", "RBRB")
 
-# numerical_operations inputs (ours, 16-28 values with the operand's neighbours): small values, powers
-# of two and all-ones, two non-canonical tapes, and a few long ones (<= 20 colours).
-OPERATION_VALUES = (1, 2, 3, 4, 5, 7, 8, 15, 16, 31, 32, 63, 64, 85, 127, 128, 170, 255, 256)
-OPERATION_TAPES = ("RRB", "RRRRBRB", "BRBRBRBRBRBRBRBR", "BBBBBBBBBBBBBBBBBBBB", "BRRRRRRRRRRRRRRRRRRR")
+
+def _binary(value: int) -> str:
+    """The comparison generator's binary: MSB-first, 0 -> "R"."""
+    return canonical(value) if value > 0 else "R"
+
+
+def _values(values) -> list[str]:
+    """Values deduplicated in order, as canonical tapes (0 -> ""), those above 1023 left out."""
+    return [canonical(v) for v in dict.fromkeys(values) if 0 <= v <= 1023]
 
 
 # --- numerical_comparison ----------------------------------------------------------------------
@@ -89,15 +88,22 @@ def _comparison_space(settings: Mapping[str, Any], colours: tuple[str, ...]) -> 
 
 
 def _comparison_extra(p: Params, colours, rng) -> list[str]:
+    """Spec A.2.2b: basics, the threshold's neighbours, far values by operator, the fixed strings."""
     op, k = p["operator"], p["threshold"]
-    inputs = ["R", "B", "RB", "BR", "RRB", "BBR", "RBRB"]
-    inputs += [canonical(v) for v in (k, k - 1, k + 1, k - 2, k + 2) if v > 0]
     if op in (">", ">="):
-        inputs += [canonical(v) for v in (2 * k, 4 * k, k + 50, k + 100)]
+        near = [k, k - 2, k - 1, k + 1, k + 2, 2 * k]
+    elif op in ("<", "<="):
+        near = [k, max(0, k - 2), max(0, k - 1), k + 1, k + 2]
+    else:
+        near = [k, max(0, k - 1), k + 1, k - 2, k + 2]
+    far = []
+    if op in (">", ">="):
+        far = [v for v in (4 * k, k + 100, k + 50) if v < 1024]
     elif op in ("<", "<=") and k > 10:
-        inputs += [canonical(v) for v in (k // 2, k // 4, k - 5, k - 10) if v > 0]
+        far = [k // 2, k // 4, max(1, k - 10), max(1, k - 5)]
+    inputs = [*COMPARISON_BASICS, *(_binary(v) for v in near + far if v >= 0)]
     if k >= 8:
-        inputs += COMPARISON_LONG
+        inputs += FIXED_LONG
     return inputs
 
 
@@ -130,9 +136,13 @@ def _max_min_space(settings: Mapping[str, Any], colours: tuple[str, ...]) -> lis
 
 
 def _max_min_extra(p: Params, colours, rng) -> list[str]:
+    """Spec A.2.2b: basics, values around the operand, powers of two and all-ones, the fixed strings
+    (the cut to 35 usually drops the last of them)."""
     k = p["operand"]
-    values = [2**i for i in range(9)] + [85, 170, 255] + [k + d for d in (-2, -1, 0, 1, 2)]
-    return [canonical(v) for v in values if v > 0] + list(MAX_MIN_LONG)
+    values = [0, 1, *([k - 2] if k > 2 else []), k - 1, k, k + 1, k + 2]
+    values += [v for v in (2, 4, 8, 16, 32, 64, 128) if v != k]
+    values += [3, 5, 7, 15, 31, 63, 127, 85, 170, 255]
+    return [*TRANSDUCER_BASICS, *_values(values), *FIXED_LONG_10]
 
 
 def _value_case(tape: str, output: str) -> str:
@@ -198,11 +208,18 @@ def _operations_space(settings: Mapping[str, Any], colours: tuple[str, ...]) -> 
 
 
 def _operations_extra(p: Params, colours, rng) -> list[str]:
-    values = list(OPERATION_VALUES)
-    k = p["operand"]
-    if k is not None and p["operation"] != "floor_div":
-        values += [k - 1, k, k + 1]
-    return [canonical(v) for v in values if v > 0] + list(OPERATION_TAPES)
+    """Spec A.2.2b: basics, values chosen by operation, the fixed strings."""
+    op, k = p["operation"], p["operand"]
+    if op in ARITHMETIC:
+        values = [0, 1, k - 1, k, k + 1, 2 * k, 4 * k, 64, 128, 255, 127, 63, 31, 15]
+    elif op == "not":
+        values = [0, 1, 15, 31, 63, 127, 255, 85, 170]
+    elif op in BITWISE:
+        values = [0, 1, k, k - 1, k + 1, 85, 170, 255, 127, 63, 31, 15]
+    else:  # floor division by d = 2^k
+        d = 2**k
+        values = [0, 1, d - 1, d, d + 1, 2 * d, 3 * d, 255, 127, 63, 31, 15]
+    return [*TRANSDUCER_BASICS, *_values(values), *FIXED_LONG_10]
 
 
 NUMERICAL_OPERATIONS = register(

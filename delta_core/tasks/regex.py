@@ -59,24 +59,33 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _regex_extra(p: Params, colours, rng) -> list[str]:
+    """Spec A.2.2b's ten kinds: minimal, typical and maximal matches, then near misses (a required
+    part left out, parts reversed or interrupted, a base cut short) and a random tape."""
     parts = p["parts"]
     rand = lambda n: random_tape(rng, colours, n)  # noqa: E731
-
-    def build(reps: dict[str, int]) -> str:
-        return "".join(b * reps[op] for b, op in parts)
-
-    typical = build({"+": 2, "?": 1, "*": 1})
-    tapes = [
-        build({"+": 1, "?": 0, "*": 0}),  # minimal
-        typical,
-        build({"+": 3, "?": 1, "*": 3}),  # maximal
-        "".join(b * rng.randint(1 if op == "+" else 0, 1 if op == "?" else 3) for b, op in parts),
-    ]
-    plus = [i for i, (_, op) in enumerate(parts) if op == "+"]
-    if plus:  # a required part left out
-        tapes.append("".join(b * (0 if i == plus[0] else 1) for i, (b, op) in enumerate(parts)))
-    cut = rng.randrange(len(typical) + 1)
-    tapes += [typical[::-1], typical[:cut] + rand(1) + typical[cut:], typical[:-1], rand(3), rand(6), rand(9)]
+    minimal = {"+": lambda: 1, "?": lambda: rng.randint(0, 1), "*": lambda: rng.randint(0, 2)}
+    typical = {"+": lambda: rng.randint(1, 3), "?": lambda: rng.randint(0, 1), "*": lambda: rng.randint(1, 3)}
+    maximal = {"+": lambda: rng.randint(2, 4), "?": lambda: 1, "*": lambda: rng.randint(2, 4)}
+    tapes = ["".join(b * reps[op]() for b, op in parts) for reps in (minimal, typical, maximal)]
+    if len(parts) >= 2:
+        b, op = parts[0]
+        if op != "?":  # the first part alone
+            tapes.append(b if op == "+" else b + b)
+        *earlier, (b_last, op_last) = parts  # earlier + parts once, others dropped; the last once
+        tapes.append("".join(b for b, op in earlier if op == "+") + b_last * (2 if op_last == "*" else 1))
+    for i, (_, op) in enumerate(parts):  # each + part left out
+        if op == "+":
+            rest = "".join(b for j, (b, _) in enumerate(parts) if j != i)
+            if rest:
+                tapes.append(rest)
+    if len(parts) >= 2:
+        tapes.append("".join(b for b, _ in reversed(parts)))
+        tapes.append("".join(b + (rand(1) if j < len(parts) - 1 else "") for j, (b, _) in enumerate(parts)))
+    for b, _ in parts:
+        if len(b) >= 2:
+            pad = rand(3)
+            tapes.append(pad + b[:-1] + pad)
+    tapes.append(rand(rng.randint(5, 8)))
     return tapes
 
 
@@ -187,17 +196,25 @@ def _same_num_accepts(p: Params, tape: str) -> bool:
 
 
 def _same_num_extra(p: Params, colours, rng) -> list[str]:
-    expansions = [expand(p, n) for n in range(1, 5)]
-    mutated = []
-    for e in expansions:
-        i = rng.randrange(len(e))
-        mutated += [
-            e[:i] + rng.choice([c for c in colours if c != e[i]]) + e[i + 1 :],  # one colour changed
-            e[:i] + e[i + 1 :],  # one colour dropped
-            e[:i] + rng.choice(colours) + e[i:],  # one colour added
-        ]
-    randoms = [random_tape(rng, colours, rng.randint(2, 8)) for _ in range(3)]
-    return [*expansions, *mutated, "", *colours, *randoms]
+    """Spec A.2.2b: the expansions for n = 1..4, then near misses built from them, "", each colour
+    and three random tapes."""
+    e1, e2 = expand(p, 1), expand(p, 2)
+    tapes = [e1, e2, expand(p, 3), expand(p, 4), e1 + random_tape(rng, colours, 1), e1[:-1]]
+    runs2 = [colour * (a * 2 + b) for colour, a, b in p["runs"]]
+    reversed2 = "".join(reversed(runs2))
+    if reversed2 != e1:
+        tapes.append(reversed2)
+    if len(e1) >= 4:
+        r, b = e1.count("R"), e1.count("B")
+        pairs = min(r, b)
+        alternating = "RB" * pairs + "R" * (r - pairs) + "B" * (b - pairs)
+        if alternating != e1:
+            tapes.append(alternating)
+    colour, a, b = p["runs"][0]
+    tapes.append(colour * max(1, a * 2 + b - 1) + "".join(runs2[1:]))  # E(2), first run one short
+    tapes += ["", *colours]
+    tapes += [random_tape(rng, colours, rng.randint(2, 8)) for _ in range(3)]
+    return tapes
 
 
 def same_num_program(p: Params) -> str:

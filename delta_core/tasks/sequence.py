@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Family, Params, random_tape, register
-from .programs import DSLWriter, Rewriter, build_dfa, dfa_program, rewrite_program
+from .programs import DFA, DSLWriter, Rewriter, build_dfa, dfa_program, rewrite_program
 
 __all__ = [
     "sequences",
     "kmp_step",
+    "starts_dfa",
+    "ends_dfa",
+    "exact_dfa",
     "STARTS_WITH",
     "ENDS_WITH",
     "EXACT_SEQUENCE",
@@ -68,12 +71,18 @@ def _starts_extra(p: Params, colours, rng) -> list[str]:
     return extra
 
 
-def _starts_solution(p: Params, colours) -> str:
+def starts_dfa(p: Params, colours) -> DFA:
     s = p["sequence"]
-    dfa = build_dfa(
+    return build_dfa(
         0, lambda k, c: k if k == len(s) else (k + 1 if c == s[k] else None), lambda k: k == len(s), colours
     )
-    return dfa_program(dfa, f"Accept tapes starting with {s}: state qK = first K colours matched.")
+
+
+def _starts_solution(p: Params, colours) -> str:
+    s = p["sequence"]
+    return dfa_program(
+        starts_dfa(p, colours), f"Accept tapes starting with {s}: state qK = first K colours matched."
+    )
 
 
 STARTS_WITH = register(
@@ -116,11 +125,16 @@ def _ends_extra(p: Params, colours, rng) -> list[str]:
     return extra
 
 
+def ends_dfa(p: Params, colours) -> DFA:
+    s = p["sequence"]
+    return build_dfa(0, lambda k, c: kmp_step(s, k, c), lambda k: k == len(s), colours)
+
+
 def _ends_solution(p: Params, colours) -> str:
     s = p["sequence"]
-    dfa = build_dfa(0, lambda k, c: kmp_step(s, k, c), lambda k: k == len(s), colours)
     return dfa_program(
-        dfa, f"Accept tapes ending with {s}: KMP automaton, qK = longest prefix of {s} just read."
+        ends_dfa(p, colours),
+        f"Accept tapes ending with {s}: KMP automaton, qK = longest prefix of {s} just read.",
     )
 
 
@@ -161,12 +175,19 @@ def _exact_extra(p: Params, colours, rng) -> list[str]:
     return extra
 
 
-def _exact_solution(p: Params, colours) -> str:
+def exact_dfa(p: Params, colours) -> DFA:
     s = p["sequence"]
-    dfa = build_dfa(
+    return build_dfa(
         0, lambda k, c: k + 1 if k < len(s) and c == s[k] else None, lambda k: k == len(s), colours
     )
-    return dfa_program(dfa, f"Accept exactly {s}: qK = first K colours matched; the tape must then be empty.")
+
+
+def _exact_solution(p: Params, colours) -> str:
+    s = p["sequence"]
+    return dfa_program(
+        exact_dfa(p, colours),
+        f"Accept exactly {s}: qK = first K colours matched; the tape must then be empty.",
+    )
 
 
 EXACT_SEQUENCE = register(
