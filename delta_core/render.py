@@ -622,7 +622,7 @@ def playground_widget(program_text: str = EXAMPLE_PROGRAM, tape: str = "RBRB", m
         out.outputs = ({"output_type": "display_data", "metadata": {},
                         "data": {"text/html": page, "text/plain": "(see the HTML output)"}},)
 
-    pass
+    code.observe(refresh, names="value")
     tape_box.observe(refresh, names="value")
     refresh()
     return widgets.VBox([code, tape_box, out])
