@@ -2,6 +2,7 @@
 #
 #   make book    install into .venv, then build the book, executing every chapter (-> _build/html/index.html)
 #   make test    install, then unit tests, the notebooks under nbval, and the book with warnings as errors
+#   make lab     install, then JupyterLab on 127.0.0.1 with the project's kernel: open and rerun any chapter
 #
 # Everything runs from .venv, which `make install` creates with `python3 -m venv` when it is absent.
 
@@ -35,13 +36,15 @@ if [ "$$rc" -eq 5 ]; then echo "make: pytest collected no tests from '$(strip $(
 exit "$$rc"
 endef
 
-.PHONY: help venv install book test test-unit test-nbval test-book check-book strip clean distclean
+.PHONY: help venv install book lab test test-unit test-nbval test-book check-book check-lab strip clean distclean
 
 help:
 	@echo "make book    install, then build the book executing every chapter -> _build/html/index.html"
 	@echo "make test    install, then unit tests (xdist), notebooks under nbval, and the book with -W -n"
+	@echo "make lab     install, then JupyterLab on 127.0.0.1 (the URL with its token is printed): open a chapter"
 	@echo "make install (alias: venv) create .venv if absent and pip install -e '.[cpu,book,dev,serve]'"
 	@echo "make check-book  load every page of _build/html in headless Chromium (errors, links, images, offline)"
+	@echo "make check-lab   run chapter 1 in JupyterLab in headless Chromium and edit its playground live"
 	@echo "make strip   remove outputs and execution counts from notebooks/*.ipynb (nbstripout)"
 	@echo "make clean   remove build outputs and caches (keeps .venv); make distclean also removes .venv"
 
@@ -62,10 +65,24 @@ book: $(STAMP)
 	$(JB) build .
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: test-unit test-nbval test-book check-book
+# JupyterLab (the book extra's pin) on the repository, showing notebooks/: loopback only, a fresh token in
+# the URL that Jupyter prints, the first free port from LAB_PORT on. Kernels start in the chapter's own
+# folder, as under papermill and the book build; JUPYTER_PREFER_ENV_PATH makes this venv's `python3`
+# kernelspec (the one the notebooks name) win over one in ~/.local/share/jupyter. Root (CI, containers)
+# needs --allow-root. Ctrl-C twice stops it. Run outputs are saved into notebooks/: `make strip` first.
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.port_retries=50 --ServerApp.root_dir="$(CURDIR)" --ServerApp.open_browser=False \
+		--LabApp.default_url=/lab/tree/notebooks $$(if [ "$$(id -u)" -eq 0 ]; then echo --allow-root; fi)
 
+test: test-unit test-nbval test-book check-book check-lab
+
+# The browser test of tests/test_lab.py runs once, in check-lab: deselected here (-m 'not browser').
+# The `book_check` tests need the built book or Chromium, which exist only after test-book and check-book's
+# ensure_chromium: they run in check-book, where (under CI=true) a missing one fails instead of skipping.
 test-unit: $(STAMP)
-	@$(call run_pytest,tests -n 2)
+	@$(call run_pytest,tests -n 2 -m 'not browser and not book_check')
 
 # --nbval-current-env: run each notebook in this venv's kernel, whatever kernelspec it was saved with.
 # --dist loadscope keeps all cells of one notebook on one worker, in order.
@@ -84,22 +101,34 @@ test-book: $(STAMP)
 # Every page of the built book in headless Chromium, requests to other hosts blocked: fails on console
 # and page errors, missing local files, broken internal links and anchors, undecodable images and empty
 # figures; screenshots go to _build/screenshots/. First the static scan of tests/test_book_offline.py, on
-# this build (test-unit ran before the build). Chromium is the system's (Debian: apt-get install chromium,
+# this build (test-unit ran before the build), and tests/test_check_book.py (the checker can fail). Chromium is the system's (Debian: apt-get install chromium,
 # done here when we are root and it is missing), driven by playwright from the book extra.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
+# $(call ensure_chromium,TARGET): Chromium or Chrome is there, or installed now (root on Debian), or fail.
+define ensure_chromium
+if [ -z "$${CHROMIUM:-}" ] && ! command -v $(CHROMIUM_NAMES) >/dev/null 2>&1; then \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" -eq 0 ]; then \
+		echo "make: installing Chromium for $(1) (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "make: $(1) needs Chromium or Chrome: install it (Debian/Ubuntu: sudo apt-get install chromium)" \
+			"or set CHROMIUM=/path/to/chrome" >&2; \
+		exit 1; \
+	fi; \
+fi
+endef
 check-book: $(STAMP)
-	@if [ -z "$${CHROMIUM:-}" ] && ! command -v $(CHROMIUM_NAMES) >/dev/null 2>&1; then \
-		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" -eq 0 ]; then \
-			echo "make: installing Chromium for check-book (apt-get install chromium)"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
-		else \
-			echo "make: check-book needs Chromium or Chrome: install it (Debian/Ubuntu: sudo apt-get install chromium)" \
-				"or set CHROMIUM=/path/to/chrome" >&2; \
-			exit 1; \
-		fi; \
-	fi
-	@$(call run_pytest,-q tests/test_book_offline.py)
+	@$(call ensure_chromium,check-book)
+	@$(call run_pytest,-q tests/test_book_offline.py tests/test_check_book.py)
 	$(PY) scripts/check_book.py _build/html --screenshots _build/screenshots
+
+# The playground live (tests/test_lab.py, marker `browser`): JupyterLab on a free loopback port with a
+# token, chapter 1 run in headless Chromium, the program and the tape edited, a syntax error typed; the
+# server is stopped by its PID. Screenshots go to _build/screenshots/lab/. Under CI=true a missing
+# Chromium fails the test; elsewhere it skips.
+check-lab: $(STAMP)
+	@$(call ensure_chromium,check-lab)
+	@$(call run_pytest,-q -m browser tests/test_lab.py)
 
 strip: $(STAMP)
 ifeq ($(strip $(ALL_NOTEBOOKS)),)

@@ -228,3 +228,71 @@ def test_per_call_timeout_keeps_earlier_answers():
         run = sb.run("def predict_position(t):\n    while t > 0.25:\n        pass\n    return [[1, 2]]\n",
                      (0.1, 0.2, 0.3, 0.4))
     assert run.outputs[:2] == ([[1.0, 2.0]], [[1.0, 2.0]]) and run.errors[2:] == ("timed out", "timed out")
+
+
+# --- survivors of the hand mutation run (issue 22): the scoring rule of spec B.5 at its boundaries -----
+
+
+def _run(*outputs):
+    from delta_core.bouncingsim.sandbox import ProgramRun
+
+    return ProgramRun(outputs=tuple(outputs), errors=(None,) * len(outputs), end="completed")
+
+
+def test_a_mean_distance_of_exactly_50_px_passes_and_50_001_fails():
+    # a 30-40-50 triangle: distance exactly 50.0 <= 50 passes; 40.001 -> 50.0008, rounded 50.001 > 50 fails
+    assert scoring.outcomes(_run([[0, 0]]), [[[30, 40]]]) == ["passed"]
+    assert scoring.outcomes(_run([[0, 0]]), [[[30, 40.001]]]) == ["failed: mean distance 50.001 > 50.0"]
+    # two balls, mean (50 + 50) / 2 = 50 exactly: passes
+    assert scoring.outcomes(_run([[0, 0], [100, 100]]), [[[30, 40], [130, 140]]]) == ["passed"]
+
+
+def test_extra_balls_fail_the_timestamp():
+    # spec B.5: the answer must list exactly the scene's balls; an extra ball is not ignored
+    with pytest.raises(ValueError, match="expected 1 balls, got 2"):
+        check_distance([[0, 0], [5, 5]], [[0, 0]])
+    assert scoring.outcomes(_run([[0, 0], [5, 5]]), [[[0, 0]]]) == ["failed: expected 1 balls, got 2"]
+
+
+class _FakeSandbox:
+    """Answers every timestamp with the same positions, without running anything."""
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def run_many(self, jobs):
+        return [_run(*[self.positions] * len(ts)) for _, ts in jobs]
+
+
+def test_the_ground_truths_tolerance_is_used():
+    # 20 px off: passes at the default 50 px, fails with the record's tolerance of 10 px, passes again at 20
+    gt = {"timestamps": [0.1, 0.2], "positions": [[[20.0, 0.0]], [[0.0, 0.0]]]}
+    sandbox = _FakeSandbox([[0.0, 0.0]])
+    assert scoring.score_program("", gt, sandbox).outcomes == ("passed", "passed")
+    strict = scoring.score_program("", {**gt, "tolerance": 10.0}, sandbox)
+    assert strict.outcomes == ("failed: mean distance 20.0 > 10.0", "passed")
+    assert strict.pass_rate == 0.5 and strict.all_pass == 0.0
+    assert scoring.score_program("", json.dumps({**gt, "tolerance": 20.0}), sandbox).all_pass == 1.0
+
+
+def test_an_empty_report_scores_zero_and_reports_are_frozen():
+    import dataclasses
+
+    empty = scoring.ScoreReport((), _run())
+    assert (empty.pass_rate, empty.all_pass) == (0.0, 0.0)
+    report = scoring.ScoreReport(("passed", "timed out", "passed", "failed: x"), _run())
+    assert (report.pass_rate, report.all_pass) == (0.5, 0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.outcomes = ("passed",)
+
+
+@pytest.mark.parametrize("gt", [
+    {"timestamps": [0.1]},  # no positions
+    {"positions": [[[0.0, 0.0]]]},  # no timestamps
+    [0.1, 0.2],  # not a dict
+    {"timestamps": [], "positions": []},  # nothing to score
+    {"timestamps": [0.1, 0.2], "positions": [[[0.0, 0.0]]]},  # 2 timestamps, 1 position list
+])
+def test_a_malformed_ground_truth_is_refused(gt):
+    with pytest.raises(ValueError, match="ground_truth"):
+        scoring.score_program("", gt, _FakeSandbox([[0.0, 0.0]]))

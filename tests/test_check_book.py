@@ -1,9 +1,12 @@
 """scripts/check_book.py must be able to fail: a tiny site with one fault of each kind it looks for.
 
-Needs Chromium (Debian: apt-get install chromium) and the playwright package; skipped without them.
+Needs Chromium (Debian: apt-get install chromium) and the playwright package. Marked `book_check`: run by
+`make check-book` (after it has ensured Chromium), deselected in `make test-unit`. Without Chromium or
+playwright the tests fail under CI=true and skip elsewhere (a developer without Chromium can run them).
 """
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +18,23 @@ check_book = importlib.util.module_from_spec(spec)
 sys.modules["check_book"] = check_book
 spec.loader.exec_module(check_book)
 
-pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[book]')"
-)
-if check_book.find_chromium() is None:
-    pytest.skip("no Chromium or Chrome executable found (apt-get install chromium)", allow_module_level=True)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+pytestmark = pytest.mark.book_check
+
+
+@pytest.fixture(autouse=True)
+def _browser():
+    """Playwright and Chromium, or a skip (a failure under CI=true). A fixture, not module-level code, so
+    that a deselected run (`make test-unit`, -m 'not book_check') never checks for them."""
+    missing = None
+    if importlib.util.find_spec("playwright") is None:
+        missing = "the playwright package is not installed (pip install -e '.[book]')"
+    elif check_book.find_chromium() is None:
+        missing = "no Chromium or Chrome executable found (apt-get install chromium, or set CHROMIUM)"
+    if missing and IN_CI:
+        pytest.fail(f"{missing}: CI=true, so this is a failure, not a skip")
+    if missing:
+        pytest.skip(missing)
 
 # A 1x1 PNG.
 PNG = bytes.fromhex(

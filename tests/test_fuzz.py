@@ -22,9 +22,16 @@ programs = st.integers(min_value=0, max_value=2**32).map(lambda seed: random_pro
 @given(st.one_of(st.text(max_size=300), dsl_soup))
 def test_parser_either_parses_or_raises_a_line_numbered_syntax_error(text):
     try:
-        parse_program(text)
+        program = parse_program(text)
     except DSLSyntaxError as err:
         assert err.line is None or str(err).startswith(f"Line {err.line}: ")
+        return
+    # Parsed: the spec's invariants of a valid program hold (a START `start`, an END `end`, every
+    # route to a declared node or NONE/END, START with exactly one route).
+    assert program.nodes["start"].type.value == "START" and program.nodes["end"].type.value == "END"
+    assert len(program.nodes["start"].routes) == 1
+    assert all(t in program.nodes or t in ("NONE", "END") for n in program.nodes.values() for _, t in n.routes)
+    assert program.source == text
 
 
 @given(programs, tapes, st.integers(min_value=1, max_value=MAX_PATH))
@@ -61,9 +68,16 @@ test_case_like = st.dictionaries(
 @given(st.one_of(json_values, st.lists(test_case_like, max_size=4)))
 def test_judge_answers_malformed_test_cases_with_a_request_error(test_cases):
     try:
-        judge("START start:\n    NEXT end\nEND end", test_cases)
+        response = judge("START start:\n    NEXT end\nEND end", test_cases)
     except RequestError as err:
         assert str(err).split(":")[0].startswith("test_cases")
+        return
+    # Accepted: only a list of objects, each with a string `input`; one result per case, in order.
+    assert isinstance(test_cases, list)
+    assert all(isinstance(c, dict) and isinstance(c["input"], str) for c in test_cases)
+    assert response["valid"] is True and [r["input"] for r in response["results"]] == [c["input"] for c in test_cases]
+    # the program accepts every tape unchanged: a case fails only when it expects a rejection or another output
+    assert all(r["actual_accepted"] and r["actual_output"] == r["input"] for r in response["results"])
 
 
 def test_ten_thousand_program_fuzz_run():

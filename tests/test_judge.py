@@ -158,3 +158,77 @@ def test_cli_reports_bad_input_without_a_traceback():
     assert missing.returncode == 2 and json.loads(missing.stdout) == {"detail": "test_cases: field required"}
     no_file = run_cli("/nonexistent/request.json")
     assert no_file.returncode == 2 and "cannot read" in no_file.stderr
+
+
+# --- survivors of the hand mutation run (issue 22): expected values written from the spec ----------
+
+_ACCEPT_ALL = "START start:\n    NEXT end\nEND end"  # accepts every tape, leaves it unchanged
+
+
+def test_all_passed_is_false_when_an_early_case_fails_and_the_last_passes():
+    # spec A.1: all_passed = all(result.passed); here the first case fails and the last passes
+    tests = [
+        {"input": "B", "expected_accepted": False, "check_output": False},  # accepted: fails
+        {"input": "R", "expected_accepted": True, "check_output": False},  # accepted: passes
+    ]
+    r = judge(_ACCEPT_ALL, tests)
+    assert [x["passed"] for x in r["results"]] == [False, True]
+    assert r["all_passed"] is False
+    # a middle failure too
+    r = judge(_ACCEPT_ALL, [tests[1], tests[0], tests[1]])
+    assert [x["passed"] for x in r["results"]] == [True, False, True] and r["all_passed"] is False
+
+
+def test_pipe_alone_switches_output_comparison_to_regex_mode():
+    # spec A.1: an expected output containing any of . + * ? | ( ) is a regex (re.fullmatch)
+    assert outputs_match("R|B", "B") is True
+    assert outputs_match("R|B", "R") is True
+    assert outputs_match("R|B", "R|B") is False  # as a regex, "R|B" does not match the literal text
+    assert outputs_match("R|B", "RB") is False
+    r = judge(_ACCEPT_ALL, [{"input": "B", "expected_output": "R|B"}, {"input": "RB", "expected_output": "R|B"}])
+    assert [x["passed"] for x in r["results"]] == [True, False]
+
+
+# --- the slow (full) request check and the limits at their boundaries: survivors of benchmarks/mutation.py --
+
+
+def test_lax_booleans_and_defaults_on_the_full_check_path():
+    # one case with a string boolean sends the whole request through the full check (pydantic's lax bools)
+    tests = [
+        {"input": "R", "expected_accepted": "yes", "check_output": "false"},
+        {"input": "R"},  # defaults: expected_accepted True, check_output True, expected_output ""
+        {"input": "B", "expected_accepted": True, "check_output": False},  # real bools on this path too
+        {"input": "R", "expected_accepted": 0, "check_output": 1},
+        {"input": "R", "expected_accepted": 1, "check_output": 0},
+    ]
+    r = judge(_ACCEPT_ALL, tests)
+    got = [(x["expected_accepted"], x["check_output"], x["passed"]) for x in r["results"]]
+    assert got == [(True, False, True), (True, True, False), (True, False, True), (False, True, True),
+                   (True, False, True)]
+    assert [type(x["expected_accepted"]) for x in r["results"]] == [bool] * 5
+
+
+@pytest.mark.parametrize("field, value", [
+    ("expected_accepted", 2), ("expected_accepted", "maybe"), ("check_output", -1), ("expected_output", 5),
+    ("description", 5), ("input", None),
+])
+def test_a_field_of_the_wrong_type_is_a_request_error(field, value):
+    case = {"input": "R", field: value}
+    with pytest.raises(RequestError, match=rf"test_cases\[0\]\.{field}"):
+        judge(_ACCEPT_ALL, [case])
+
+
+def test_max_tests_is_inclusive():
+    limits = JudgeLimits(max_tests=2)
+    assert len(judge(_ACCEPT_ALL, [{"input": "R"}] * 2, limits=limits)["results"]) == 2
+    with pytest.raises(RequestError, match="3 tests; the limit is 2"):
+        judge(_ACCEPT_ALL, [{"input": "R"}] * 3, limits=limits)
+
+
+def test_judge_many_turns_a_bad_request_into_an_invalid_response():
+    good = (_ACCEPT_ALL, [{"input": "R", "expected_output": "R"}])
+    bad = (_ACCEPT_ALL, [{"expected_output": "R"}])  # no input
+    out = judge_many([good, bad, good], workers=1)
+    assert out[0]["all_passed"] is True and out[2] == out[0]
+    assert out[1] == {"valid": False, "all_passed": False, "results": [],
+                      "message": "Request error: test_cases[0].input: field required"}

@@ -121,3 +121,60 @@ def test_hard_subset_and_dense_signal():
     # dicts (as loaded from JSONL) work as well as dataclasses
     as_dicts = [r.to_dict() for r in RESULTS]
     assert hard_subset(as_dicts) == hard_subset(RESULTS)
+
+
+# --- survivors of the hand mutation run (issue 22) ---------------------------------------------------
+
+
+def test_bootstrap_ci_width_matches_the_normal_interval_of_the_requested_level():
+    # values 0..99: mean 49.5, population sd sqrt((100**2 - 1) / 12) = 28.866, so the mean of a resample
+    # of all 100 values has sd 2.8866 and (CLT) the percentile interval is about 49.5 -+ z * 2.8866:
+    # 95% (z = 1.960): 49.5 -+ 5.66; 90% (z = 1.645): 49.5 -+ 4.75. A 90% interval reported as 95%, or
+    # resampling only half the values (sd x 1.41: -+ 8.0), lands far outside 0.6 of these.
+    values = list(range(100))
+    lo, hi = bootstrap_ci(values)  # the default level is 95%
+    assert lo == pytest.approx(49.5 - 5.66, abs=0.6) and hi == pytest.approx(49.5 + 5.66, abs=0.6)
+    lo, hi = bootstrap_ci(values, n_boot=20000, ci=0.95, seed=1)
+    assert lo == pytest.approx(49.5 - 5.66, abs=0.3) and hi == pytest.approx(49.5 + 5.66, abs=0.3)
+    lo, hi = bootstrap_ci(values, n_boot=20000, ci=0.90, seed=1)
+    assert lo == pytest.approx(49.5 - 4.75, abs=0.3) and hi == pytest.approx(49.5 + 4.75, abs=0.3)
+
+
+# --- survivors of benchmarks/mutation.py: hard subset, group summaries, k list (values by hand) ---------
+
+
+def test_default_k_list_stops_at_n():
+    assert default_k_list(1) == [1]
+    assert default_k_list(4) == [1, 2, 4]
+    assert default_k_list(5) == [1, 2, 4, 5]
+    assert default_k_list(8) == [1, 2, 4, 8]
+
+
+def test_constant_values_give_a_zero_width_interval_at_exactly_their_value():
+    # no resampling noise and no float rounding of a mean: ten 0.1s are exactly (0.1, 0.1)
+    assert bootstrap_ci([0.1] * 10) == (0.1, 0.1)
+    assert bootstrap_ci([0.7] * 3, ci=0.5) == (0.7, 0.7)
+
+
+def test_hard_subset_counts_problems_with_samples_and_no_full_pass():
+    one_wrong = _result("one", "g", "easy", [(0.5, 0.0)])  # 1 sample, not correct: hard (K = 1)
+    one_right = _result("ok1", "g", "easy", [(1.0, 1.0), (0.0, 0.0)])  # c = 1: not hard
+    two_right = _result("ok2", "g", "easy", [(1.0, 1.0), (1.0, 1.0), (0.0, 0.0)])  # c = 2: not hard
+    unsampled = _result("none", "g", "easy", [])  # nothing measured: not hard
+    results = [one_wrong, one_right, two_right, unsampled]
+    assert [h["id"] for h in hard_subset(results)] == ["one"]
+    [summary] = hard_subset_summary(results[:3])
+    assert summary == {"family": "g", "problems": 3, "hard": 1, "hard_fraction": 1 / 3, "K": 1}
+    also_wrong = _result("two", "g", "easy", [(0.0, 0.0), (0.25, 0.0)])  # c = 0: hard
+    [summary] = hard_subset_summary([one_wrong, two_right, also_wrong])  # no problem with c = 1
+    assert summary == {"family": "g", "problems": 3, "hard": 2, "hard_fraction": 2 / 3, "K": 1}
+
+
+def test_dense_summary_counts_samples_passing_at_least_one_test():
+    # samples' pass rates 0, 0.5, 1, 0 (problem p) and 0, 0 (problem q): 2 of 6 pass some test
+    results = [_result("p", "h", "easy", [(0.0, 0.0), (0.5, 0.0), (1.0, 1.0), (0.0, 0.0)]),
+               _result("q", "h", "easy", [(0.0, 0.0), (0.0, 0.0)])]
+    [row] = dense_summary(results)
+    assert row["samples"] == 6 and row["dense_nonzero"] == pytest.approx(2 / 6)
+    assert row["binary_mean"] == pytest.approx(1 / 6) and row["dense_mean"] == pytest.approx(1.5 / 6)
+    assert row["hard_problems"] == 1 and row["hard_with_dense_signal"] == 0.0 and row["hard_dense_mean"] == 0.0

@@ -10,6 +10,7 @@ from delta_core.rewards import (
     binary_reward,
     dense_reward,
     extract_program,
+    make_reward,
     scheduled_reward,
     score_completion,
 )
@@ -116,3 +117,103 @@ def test_mismatched_columns_are_a_clear_error():
 
 def test_registry_names():
     assert REWARD_FUNCS == {"dense": dense_reward, "binary": binary_reward}
+
+
+# --- survivors of the hand mutation run (issue 22) ---------------------------------------------------
+
+_PASS_ALL = "START start:\n    NEXT end\nEND end"  # accepts every tape
+_ONE_ACCEPT = [{"input": "R", "expected_accepted": True, "check_output": False}]  # _PASS_ALL passes it
+
+
+def test_non_stop_penalty_zeroes_a_truncated_completion_in_the_binary_phase():
+    # spec A.3: a completion that used every token without EOS scores 0 in both modes. ids of length 3 = the
+    # limit, not ending in eos 9: truncated; [1, 9] ended; [1, 2, 9] used every token but ended: not truncated.
+    ids = [[1, 2, 3], [1, 9], [1, 2, 9]]
+    completions, gts = [_PASS_ALL] * 3, [_ONE_ACCEPT] * 3
+    binary = make_reward("binary", max_completion_length=3, eos_id=9, non_stop_penalty=True)
+    assert binary(completions, gts, completion_ids=ids) == [0.0, 1.0, 1.0]
+    assert binary.last_binary == [0.0, 1.0, 1.0]
+    dense = make_reward("dense", max_completion_length=3, eos_id=9, non_stop_penalty=True)
+    assert dense(completions, gts, completion_ids=ids) == [0.0, 1.0, 1.0]
+    # a scheduled reward in its binary phase (switch at step 0)
+    from types import SimpleNamespace
+
+    scheduled = make_reward("scheduled", switch_step=0, max_completion_length=3, eos_id=9, non_stop_penalty=True)
+    logged = {}
+    out = scheduled(completions, gts, completion_ids=ids, trainer_state=SimpleNamespace(global_step=0),
+                    log_metric=logged.__setitem__)
+    assert out == [0.0, 1.0, 1.0] and logged["reward_phase"] == 1.0
+    assert logged["truncated_frac"] == pytest.approx(1 / 3)
+    # without the penalty the truncated completion keeps its full pass
+    lenient = make_reward("binary", max_completion_length=3, eos_id=9)
+    assert lenient(completions, gts, completion_ids=ids) == [1.0, 1.0, 1.0]
+
+
+def test_completion_text_refuses_what_is_not_a_completion():
+    from delta_core.rewards import completion_text
+
+    assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
+    for bad in ([], ["plain text in a list"], 5):
+        with pytest.raises(TypeError, match="completion: expected a string or a list of messages"):
+            completion_text(bad)
+
+
+def test_a_scheduled_reward_exposes_its_schedule():
+    reward = scheduled_reward(10)
+    assert reward.switch_step == 10 and reward.schedule.switch_step == 10
+    assert reward.schedule.phase_at(9) == "dense" and reward.schedule.phase_at(10) == "binary"
+    assert not hasattr(make_reward("dense"), "schedule") and not hasattr(make_reward("binary"), "switch_step")
+
+
+def test_truncation_rule_without_completion_ids_truncates_nothing():
+    # TRL always passes completion_ids; a caller that does not gets no truncation (and no crash)
+    logged = {}
+    reward = make_reward("binary", max_completion_length=3, eos_id=9, non_stop_penalty=True)
+    assert reward([_PASS_ALL, _PASS_ALL], [_ONE_ACCEPT] * 2, log_metric=logged.__setitem__) == [1.0, 1.0]
+    assert logged["truncated_frac"] == 0.0
+
+
+# --- the Schedule: survivors of benchmarks/mutation.py ------------------------------------------------
+
+
+def test_schedule_default_window_and_repr_match_the_training_config():
+    from delta_core.rewards import Schedule
+    from delta_core.train.config import TrainConfig
+
+    s = Schedule(switch_threshold=0.5)
+    assert s.window == 5 == TrainConfig.switch_window  # one default for both
+    assert repr(Schedule.at_step(3)) == "Schedule('dense_then_binary', switch_step=3, switch_threshold=None, window=5)"
+
+
+def test_a_switched_or_fixed_schedule_ignores_later_observations():
+    from delta_core.rewards import Schedule
+
+    s = Schedule(switch_threshold=0.5, window=1)
+    s.observe(1, 0.6)
+    assert s.switch_step == 1
+    s.observe(2, 0.9)  # already switched: stays at 1
+    assert s.switch_step == 1 and list(s.history) == [0.6]
+    fixed = Schedule.at_step(10)
+    for step in range(1, 8):  # a step schedule hears dense means too (the callback calls it): no effect
+        fixed.observe(step, 1.0)
+    assert fixed.switch_step == 10 and list(fixed.history) == []
+
+
+def test_restoring_a_fixed_schedule_changes_nothing():
+    from delta_core.rewards import Schedule
+
+    saved = {"switch_step": None, "history": [0.9]}  # e.g. a checkpoint of a threshold run
+    for s, phases in [(Schedule("binary"), ["binary", "binary"]), (Schedule.at_step(7), ["dense", "binary"]),
+                      (Schedule("dense"), ["dense", "dense"])]:
+        s.restore(saved)
+        assert [s.phase_at(0), s.phase_at(7)] == phases and list(s.history) == []
+
+
+def test_switch_threshold_must_lie_in_the_half_open_unit_interval():
+    from delta_core.rewards import Schedule
+
+    for ok in (1e-9, 0.5, 1.0):  # (0, 1]: 1.0 = every test of every sample passes
+        assert Schedule(switch_threshold=ok).threshold == ok
+    for bad in (0.0, -0.1, 1.0000001, 1.1):
+        with pytest.raises(ValueError, match=r"switch_threshold=.*must be in \(0, 1\]"):
+            Schedule(switch_threshold=bad)

@@ -83,7 +83,15 @@ def test_batches_resume_to_the_same_samples(sampler, problems):
 
 
 def test_greedy_and_keep_text(sampler, problems):
-    config = SamplingConfig(n_samples=2, max_new_tokens=5, temperature=0.0, batch_size=2)
+    # temperature 0 is greedy decoding: every sample of a problem is the same text, whatever the seed
+    config = SamplingConfig(n_samples=3, max_new_tokens=5, temperature=0.0, batch_size=2, seed=0)
+    (result,) = sample_problems(problems[:1], sampler, config, keep_text=None, progress=False)
+    texts = [s.text for s in result.samples]
+    assert len(texts) == 3 and texts[0] and texts == [texts[0]] * 3
+    other_seed = SamplingConfig(n_samples=3, max_new_tokens=5, temperature=0.0, batch_size=2, seed=99)
+    (again,) = sample_problems(problems[:1], sampler, other_seed, keep_text=None, progress=False)
+    assert [s.text for s in again.samples] == texts
+    # keep_text=0 keeps no text
     (result,) = sample_problems(problems[:1], sampler, config, keep_text=0, progress=False)
     assert all(s.text is None for s in result.samples)
 

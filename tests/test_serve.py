@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("fastapi")
-httpx = pytest.importorskip("httpx")
+# fastapi and httpx come with the serve extra: a missing one is an install error, not a skip.
+import fastapi  # noqa: E402,F401
+import httpx  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -263,3 +264,52 @@ def test_stopping_the_server_leaves_no_judge_processes_behind():
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.1)
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned judge workers"
+
+
+# Responses written by hand from spec A.1 (not computed by `judge`): an accepted tape with its output checked,
+# an expected rejection the robot does not give, a parse error, and the 1000-entry path limit.
+_LOOP = "START start:\n    NEXT paint\nPAINTER_BLUE paint:\n    NEXT paint\nEND end"
+
+
+def _result(tape, expected_output, expected_accepted, check_output, actual_output, actual_accepted, passed, path,
+            reason=None):
+    return {"input": tape, "expected_output": expected_output, "actual_output": actual_output,
+            "expected_accepted": expected_accepted, "actual_accepted": actual_accepted, "check_output": check_output,
+            "passed": passed, "path": path, "rejection_reason": reason, "description": ""}
+
+
+HAND_CASES = [
+    (
+        "START start:\n    NEXT end\nEND end",
+        [{"input": "RB", "expected_output": "RB"}, {"input": "B", "expected_accepted": False, "check_output": False}],
+        {"valid": True, "all_passed": False, "results": [
+            _result("RB", "RB", True, True, "RB", True, True, ["start", "end"]),
+            _result("B", "", False, False, "B", True, False, ["start", "end"]),
+        ]},
+    ),
+    (
+        "START start\n    NEXT end\nEND end",
+        [{"input": "R"}],
+        {"valid": False, "all_passed": False, "results": [],
+         "message": "DSL Parse Error: Line 1: START nodes must have a colon (hint: write 'START start:')"},
+    ),
+    (
+        _LOOP,
+        [{"input": "R", "expected_accepted": False, "check_output": False}],
+        {"valid": True, "all_passed": True, "results": [
+            _result("R", "", False, False, "R" + "B" * 999, False, True, ["start"] + ["paint"] * 999,
+                    "Maximum iterations exceeded (possible infinite loop)"),
+        ]},
+    ),
+]
+
+
+def test_responses_match_hand_written_ones(client):
+    for dsl, tests, expected in HAND_CASES:
+        response = client.post("/test_solution", json={"dsl": dsl, "test_cases": tests})
+        assert response.status_code == 200 and response.json() == expected
+
+
+def test_http_judge_matches_hand_written_responses(server):
+    for batch in (True, False):
+        assert HTTPJudge(server.url, batch=batch)([(d, t) for d, t, _ in HAND_CASES]) == [e for _, _, e in HAND_CASES]

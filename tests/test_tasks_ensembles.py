@@ -281,7 +281,7 @@ def _completion(solution: str) -> list[dict]:
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_to_dataset_rows_feed_the_reward_functions(builds, as_json):
-    datasets = pytest.importorskip("datasets")
+    import datasets  # the cpu extra
     problems = [p for p, _ in builds["basic_mix"].test[:4]] + [p for p, _ in builds["add"].test[:2]]
     ds = to_dataset(problems, ground_truth_as_json=as_json)
     assert isinstance(ds, datasets.Dataset) and len(ds) == 6
@@ -301,7 +301,6 @@ def test_to_dataset_rows_feed_the_reward_functions(builds, as_json):
 
 
 def test_to_dataset_from_written_records(tmp_path, builds):
-    pytest.importorskip("datasets")
     write_ensemble(builds["fdiv"], tmp_path)
     ds = to_dataset(read_jsonl(tmp_path / "fdiv_test.jsonl"))
     assert len(ds) == 7 and ds[0]["problem_family"] == "numerical_operations"

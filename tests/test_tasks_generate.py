@@ -14,7 +14,7 @@ import pytest
 
 from delta_core.tasks import FAMILIES, LEVELS, Problem, TestCase, build_prompt, generate, parameter_space
 from delta_core.tasks.base import ALL_NODES, RB_ONLY_NODES, Family
-from delta_core.tasks.cases import FIXED_INPUTS, build_test_cases, candidate_inputs
+from delta_core.tasks.cases import FIXED_INPUTS, CaseConfig, build_test_cases, candidate_inputs
 from delta_core.tasks.generate import build_problem
 from delta_core.tasks.sequence import MEDIUM_MUTATIONS, PATTERN_MUTATIONS
 
@@ -399,3 +399,106 @@ def test_every_family_of_the_reference_is_registered():
 def test_doctests(module):
     mod = importlib.import_module(f"delta_core.tasks{module}")
     assert doctest.testmod(mod).failed == 0
+
+
+# --- survivors of the hand mutation run (issue 22): exact counts from spec A.2.1 steps 3-4 ------------
+
+
+def _fake_acceptor(accepts):
+    return Family(name="fake_acceptor", difficulty="easy", kind="acceptor", space=lambda s, c: [{}],
+                  criteria=lambda p: "", title=lambda p: "", solution=lambda p, c: "",
+                  extra_inputs=lambda p, colours, rng: [], accepts=accepts)
+
+
+def test_top_up_stops_at_exactly_three_accepted_tapes():
+    # Accept tapes of length >= 3 that start with B. Of the candidates ("", R, RB, corners of length <= 2,
+    # RB BR RBR BRB RRB BBR) only BRB and BBR are accepted: 2 < 3, so random tapes are tried until a third
+    # accepted one is found, and no more (a fourth would be a bug). Rejected tapes are already >= 3, so
+    # none is added for them. (The top-up may fall short after 50 tries; these seeds do not.)
+    fam = _fake_acceptor(lambda p, tape: len(tape) >= 3 and tape[0] == "B")
+    config = CaseConfig(near_miss_tapes=False)
+    for seed in range(5):
+        cases = build_test_cases(fam, {}, ("R", "B"), random.Random(seed), config)
+        candidates = candidate_inputs(fam, {}, ("R", "B"), random.Random(seed), config)
+        accepted = [c.input for c in cases if c.expected_accepted]
+        assert len(accepted) == 3, (seed, accepted)
+        assert accepted[:2] == ["BRB", "BBR"] and accepted[2] not in candidates and accepted[2][0] == "B"
+        assert [c.input for c in cases if not c.expected_accepted] == [t for t in candidates if t not in ("BRB", "BBR")]
+        assert len(cases) == len(candidates) + 1
+
+
+def test_top_up_adds_exactly_three_rejected_tapes_when_none_is_rejected():
+    # The same rule for rejected tapes. Reject tapes of length >= 4: no candidate is rejected (they are at
+    # most 3 long), so random tapes are tried until exactly 3 rejected ones are found.
+    config = CaseConfig(near_miss_tapes=False)
+    fam = _fake_acceptor(lambda p, tape: len(tape) < 4)
+    for seed in range(5):
+        cases = build_test_cases(fam, {}, ("R", "B"), random.Random(seed), config)
+        candidates = candidate_inputs(fam, {}, ("R", "B"), random.Random(seed), config)
+        rejected = [c.input for c in cases if not c.expected_accepted]
+        assert len(rejected) == 3 and all(len(t) >= 4 for t in rejected), (seed, rejected)
+        assert [c.input for c in cases if c.expected_accepted] == candidates
+
+
+def test_transducers_are_cut_to_exactly_35_cases():
+    # 3 + corners + 7 fixed + 58 own candidates (all distinct lengths of R): far more than 35 -> exactly 35,
+    # the first 35 candidates in order, each expecting its transformed tape.
+    fam = Family(name="fake_transducer", difficulty="easy", kind="transducer", space=lambda s, c: [{}],
+                 criteria=lambda p: "", title=lambda p: "", solution=lambda p, c: "",
+                 extra_inputs=lambda p, colours, rng: ["R" * n for n in range(2, 60)],
+                 transform=lambda p, tape: tape + "B")
+    for near_miss in (False, True):
+        cases = build_test_cases(fam, {}, ("R", "B"), random.Random(0), CaseConfig(near_miss_tapes=near_miss))
+        assert len(cases) == 35
+        expected = candidate_inputs(fam, {}, ("R", "B"), random.Random(0))[:35]
+        assert [c.input for c in cases] == expected
+        assert all(c.expected_output == c.input + "B" and c.expected_accepted and c.check_output for c in cases)
+
+
+def test_top_up_draws_tape_lengths_by_the_reference_rule():
+    # Nothing is ever accepted, so all 50 attempts of the accepted top-up are made (and fall short); the
+    # rejected ones are already >= 3. Replay the rng by spec A.2.1 step 3: after the candidates, attempt a
+    # draws a length uniform in [1, min(1 + (a // 10 + 1), 12)], then that many colours. The generator must
+    # end in the same state (a wrong length rule draws a different number of colours).
+    fam = _fake_acceptor(lambda p, tape: False)
+    config = CaseConfig(near_miss_tapes=False)
+    for seed in range(3):
+        rng = random.Random(seed)
+        cases = build_test_cases(fam, {}, ("R", "B"), rng, config)
+        replay = random.Random(seed)
+        candidates = candidate_inputs(fam, {}, ("R", "B"), replay, config)
+        for attempt in range(50):
+            length = replay.randint(1, min(1 + (attempt // 10 + 1), 12))
+            for _ in range(length):
+                replay.choice(("R", "B"))
+        assert rng.getstate() == replay.getstate(), seed
+        assert [c.input for c in cases] == candidates and not any(c.expected_accepted for c in cases)
+
+
+def test_transducers_are_topped_up_to_the_minimum_with_distinct_tapes():
+    # 8 distinct candidates in two-colour mode ("", R, RB, BR, RBR, BRB, RRB, BBR + corners): with a minimum
+    # of 12, random distinct tapes are added until there are exactly 12
+    fam = Family(name="fake_transducer", difficulty="easy", kind="transducer", space=lambda s, c: [{}],
+                 criteria=lambda p: "", title=lambda p: "", solution=lambda p, c: "",
+                 extra_inputs=lambda p, colours, rng: [], transform=lambda p, tape: tape)
+    config = CaseConfig(near_miss_tapes=False, min_transducer_cases=12)
+    for seed in range(3):
+        cases = build_test_cases(fam, {}, ("R", "B"), random.Random(seed), config)
+        inputs = [c.input for c in cases]
+        assert len(inputs) == 12 and len(set(inputs)) == 12
+        assert inputs[:8] == candidate_inputs(fam, {}, ("R", "B"), random.Random(seed), config)[:8]
+
+
+def test_near_miss_tapes_go_last_and_the_last_originals_make_room(monkeypatch):
+    from delta_core.tasks import cases as C
+
+    answers = iter([["x"], []])  # the first check finds one near miss to separate, the second none
+    monkeypatch.setattr(C, "distinguishing_inputs", lambda *args: next(answers))
+    fam = _fake_acceptor(lambda p, tape: True)
+    assert C.with_near_miss_tapes(fam, {}, ("R", "B"), ["a", "b", "c", "d", "e"], 4) == ["a", "b", "c", "x"]
+    answers = iter([["x", "y"], ["z"], []])
+    assert C.with_near_miss_tapes(fam, {}, ("R", "B"), ["a", "b", "c", "d", "e"], 5) == ["a", "b", "x", "y", "z"]
+    # as many added tapes as the cap leaves no room for the problem's own: an error
+    answers = iter([["w", "x", "y", "z"], []])
+    with pytest.raises(ValueError, match="too many near-miss tapes to fit in 4 tests"):
+        C.with_near_miss_tapes(fam, {}, ("R", "B"), ["a", "b", "c", "d", "e"], 4)

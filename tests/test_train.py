@@ -16,7 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("trl")
+# trl comes with the cpu extra: a missing trl is an install error, not ~60 silently skipped tests.
+import trl  # noqa: E402,F401
 
 from delta_core import train as T  # noqa: E402
 from delta_core.artifacts import read_jsonl  # noqa: E402
@@ -200,6 +201,83 @@ def test_threshold_switch_is_recorded_and_restored():
     fresh = c.make_schedule()
     fresh.restore(json.loads(json.dumps(s.export())))  # what a checkpoint holds
     assert fresh.switch_step == 3
+
+
+def test_threshold_window_spanning_a_restart_uses_the_restored_history():
+    # window 2, threshold 0.5: step 1 (0.6) is heard before the checkpoint, step 2 (0.5) after the restart.
+    # The mean of the two, (0.6 + 0.5) / 2 = 0.55 >= 0.5, switches from step 2 on, as an unbroken run does.
+    c = cfg(switch_step=None, switch_threshold=0.5, switch_window=2)
+    before = c.make_schedule()
+    before.observe(1, 0.6)
+    assert before.switch_step is None
+    saved = json.loads(json.dumps(before.export()))  # what the checkpoint holds
+    assert saved == {"switch_step": None, "history": [0.6]}
+    after = c.make_schedule()
+    after.restore(saved)
+    assert list(after.history) == [0.6]
+    after.observe(2, 0.5)
+    assert after.switch_step == 2 and after.phase_at(1) == "dense" and after.phase_at(2) == "binary"
+    # without the history the restart would have needed two more dense steps
+    forgetful = c.make_schedule()
+    forgetful.observe(2, 0.5)
+    assert forgetful.switch_step is None
+
+
+def _fake_checkpoint(root, step, state=None):
+    ckpt = root / f"checkpoint-{step}"
+    ckpt.mkdir(parents=True)
+    if state is not None:
+        (ckpt / "trainer_state.json").write_text(json.dumps(state))
+    return ckpt
+
+
+def _saved_schedule(step, switch_step, history):
+    return {"global_step": step, "stateful_callbacks": {"ScheduleCallback": {
+        "args": {}, "attributes": {"switch_step": switch_step, "history": history}}}}
+
+
+def test_last_checkpoint_is_the_newest_complete_one(tmp_path):
+    assert T.last_checkpoint(tmp_path / "absent") is None
+    assert T.last_checkpoint(tmp_path) is None
+    _fake_checkpoint(tmp_path, 2, _saved_schedule(2, None, [0.1]))
+    _fake_checkpoint(tmp_path, 10, _saved_schedule(10, None, [0.2]))  # newest: 10 > 2 (not "10" < "2")
+    _fake_checkpoint(tmp_path, 9, _saved_schedule(9, None, [0.3]))
+    _fake_checkpoint(tmp_path, 12)  # a save cut by a kill: no trainer_state.json
+    (tmp_path / "checkpoint-final").mkdir()
+    assert T.last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+class _Restored(Exception):
+    pass
+
+
+def test_resume_restores_the_schedule_of_the_newest_checkpoint(tmp_path, monkeypatch):
+    # Two checkpoints of a threshold run (window 2): step 4 heard 0.2 then 0.6; step 6 had switched at 5.
+    # A resume takes checkpoint-6: switch at 5, history [0.6, 0.55]; checkpoint-4 would give no switch.
+    from delta_core.train import run as R
+
+    _fake_checkpoint(tmp_path, 4, _saved_schedule(4, None, [0.2, 0.6]))
+    _fake_checkpoint(tmp_path, 6, _saved_schedule(6, 5, [0.6, 0.55]))
+    (tmp_path / "metrics.jsonl").write_text("".join(
+        json.dumps({"kind": "train", "step": s}) + "\n" for s in range(1, 9)))
+    seen = {}
+
+    def fake_make_reward(kind, **kw):
+        seen["schedule"] = kw["schedule"]
+        raise _Restored
+
+    tokenizer = SimpleNamespace(pad_token="<pad>", eos_token="<eos>", eos_token_id=0, padding_side="right")
+    monkeypatch.setattr("delta_core.models.resolve_spec", lambda spec: None)
+    monkeypatch.setattr(R, "_load_cpu_model", lambda config: (None, tokenizer))
+    monkeypatch.setattr(R, "make_reward", fake_make_reward)
+    config = cfg(output_dir=str(tmp_path), switch_step=None, switch_threshold=0.5, switch_window=2,
+                 lora_rank=0, cpu_threads=None, eval_steps=0)
+    rows = [{"prompt": "p", "ground_truth": "[]"}] * config.prompts_per_step
+    with pytest.raises(_Restored):
+        T.train(config, resume=True, datasets=(rows, None))
+    schedule = seen["schedule"]
+    assert schedule.switch_step == 5 and list(schedule.history) == [0.6, 0.55]
+    assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2, 3, 4, 5, 6]  # cut at 6
 
 
 # ---------------------------------------------------------------- replay, curriculum
