@@ -482,3 +482,47 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+# ---------------------------------------------------------------- callbacks without a model (mutation survivors)
+
+
+def test_truncate_metrics_keeps_the_first_copy_up_to_the_step_and_counts_the_rest(tmp_path):
+    from delta_core.train.callbacks import truncate_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    lines = [{"kind": "eval", "step": 0}, {"kind": "train", "step": 1}, {"kind": "train", "step": 2},
+             {"kind": "train", "step": 2}, {"kind": "train", "step": 3}, {"kind": "note"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert truncate_metrics(path, 2) == 2  # the repeated step 2 and step 3 go; a line without a step stays
+    assert read_jsonl(path) == [lines[0], lines[1], lines[2], lines[5]]
+    path.write_text(json.dumps({"kind": "note"}) + "\n")
+    assert truncate_metrics(path, 0) == 0 and read_jsonl(path) == [{"kind": "note"}]
+    assert truncate_metrics(tmp_path / "absent.jsonl", 5) == 0
+
+
+def test_mean_of_skips_keys_logged_as_none():
+    from delta_core.train.callbacks import _mean_of
+
+    assert _mean_of({"kl": None, "loss": 2}, "kl", "loss") == 2.0
+    assert _mean_of({"kl": None}, "kl") is None
+
+
+def test_metrics_logger_writes_only_step_logs(tmp_path):
+    logger = T.MetricsLogger(tmp_path / "m.jsonl")
+    state = SimpleNamespace(global_step=3)
+    logger.on_log(None, state, None, logs={"eval_runtime": 1.0})  # not a training step
+    logger.on_log(None, state, None, logs={"train_runtime": 9.0, "loss": 0.1})  # the end-of-training summary
+    assert read_jsonl(tmp_path / "m.jsonl", missing_ok=True) == []
+    logger.on_log(None, state, None, logs={"loss": 0.5, "dense_reward": 0.25, "reward_phase": 0.0})
+    (line,) = read_jsonl(tmp_path / "m.jsonl")
+    assert line["step"] == 3 and line["phase"] == "dense" and line["dense_mean"] == 0.25 and line["loss"] == 0.5
+
+
+def test_schedule_callback_checkpoints_the_schedule_and_ignores_logs_without_a_dense_mean():
+    schedule = cfg(switch_step=None, switch_threshold=0.5, switch_window=1).make_schedule()
+    callback = T.ScheduleCallback(schedule)
+    callback.on_log(None, SimpleNamespace(global_step=2), None, logs={"loss": 0.1, "reward_phase": 0.0})
+    assert list(schedule.history) == [] and schedule.switch_step is None  # no dense mean logged: nothing heard
+    callback.on_log(None, SimpleNamespace(global_step=3), None, logs={"loss": 0.1, "dense_reward": 0.4, "reward_phase": 0.0})
+    assert callback.state() == {"args": {}, "attributes": {"switch_step": None, "history": [0.4]}}
