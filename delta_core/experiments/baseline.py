@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import atomic_write_text, git_commit, machine, read_json, read_jsonl
-from ..bouncingsim.expr import ExprError, compile_program, parse
+from ..bouncingsim.expr import ExprError, compile_program
 from ..bouncingsim.scene import Scene, scene_from_dict, scene_to_dict
 from ..rewards import completion_text
 from ..sampling import SamplingConfig, derive_seed, generate_completions, sample_and_score

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..artifacts import append_jsonl, atomic_write_text, command_line, provenance, read_json, read_jsonl, write_json
+from ..artifacts import append_jsonl, command_line, provenance, read_json, read_jsonl, write_json
 from ..train import ConfigError
 from .delta_mini import MiniExperiment, check_generator_version, evaluate_model
 
