@@ -55,6 +55,12 @@ SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", ".doctrees", ".pyte
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 
+# --no-sandbox: CI and this project's machines run as root, where Chromium's sandbox refuses.
+# --disable-dev-shm-usage: containers often give /dev/shm 64 MiB, too little for a tall page's
+# screenshot; the renderer then dies ("Target page, context or browser has been closed").
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
 def find_chromium(explicit: str | None = None) -> str | None:
     """The Chromium executable: --chromium, else $CHROMIUM, else the first of CHROMIUM_CANDIDATES found.
     A named executable that does not exist gives None rather than some other browser."""
@@ -243,6 +249,37 @@ def watch(page, report: PageReport, host: str, base: str) -> None:
     page.on("response", on_response)
 
 
+def take_screenshot(context, page, url: str, shot: Path, timeout_s: float, report: PageReport):
+    """Save a full-page PNG of page; returns the page still open (a fresh one if the renderer died).
+
+    A page taller than Chromium can paint at once gets its first screen instead. If the renderer
+    dies while painting (seen once in CI), the page is loaded again in a fresh tab and its first
+    screen is taken; if that fails too, the failure is reported on the page, not raised.
+    """
+    try:
+        page.screenshot(path=str(shot), full_page=True, timeout=timeout_s * 1000)
+        report.screenshot = str(shot)
+        return page
+    except Exception:
+        pass
+    try:
+        if page.is_closed():
+            raise RuntimeError("page closed")
+        page.evaluate("1")  # raises if the renderer died
+        alive = True
+    except Exception:
+        alive = False
+    try:
+        if not alive:
+            page = context.new_page()
+            page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+        page.screenshot(path=str(shot), timeout=timeout_s * 1000)
+        report.screenshot = str(shot)
+    except Exception as e:
+        report.page_errors.append(f"could not screenshot: {e.__class__.__name__}: {e}".splitlines()[0])
+    return page
+
+
 def check_site(
     root: str | Path,
     screenshots: str | Path | None = None,
@@ -267,8 +304,7 @@ def check_site(
     reports = []
     try:
         with sync_playwright() as pw:
-            # --no-sandbox: CI and this project's machines run as root, where Chromium's sandbox refuses.
-            browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             for path in pages or html_pages(root):
                 rel = path.relative_to(root).as_posix()
@@ -298,11 +334,7 @@ def check_site(
                         report.broken_links.append(f"{href[len(base) - 1 :]}: {problem}")
                 if shots:
                     shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
-                    try:
-                        page.screenshot(path=str(shot), full_page=True, timeout=timeout_s * 1000)
-                    except Exception:  # a page taller than Chromium can paint at once: the first screen
-                        page.screenshot(path=str(shot), timeout=timeout_s * 1000)
-                    report.screenshot = str(shot)
+                    page = take_screenshot(context, page, url, shot, timeout_s, report)
                 report.seconds = time.perf_counter() - start
                 page.close()
                 reports.append(report)

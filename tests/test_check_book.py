@@ -110,3 +110,36 @@ def test_command_line_fails_on_a_broken_site_and_without_a_book(tmp_path, capsys
     out = capsys.readouterr().out
     assert "broken.html" in out and "FAIL" in out and "3 of 4 pages ok" in out
     assert check_book.main([str(tmp_path / "nothing")]) == 2
+
+
+def test_screenshot_survives_a_renderer_crash(tmp_path):
+    """CI once lost the whole check to a renderer that died while painting a screenshot: the fallback
+    opens the page again in a fresh tab and takes its first screen instead of raising."""
+    from playwright.sync_api import sync_playwright
+
+    site = tmp_path / "html"
+    write_site(site)
+    server, base = check_book.serve(site)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=check_book.find_chromium(), args=check_book.CHROMIUM_ARGS
+            )
+            context = browser.new_context()
+            page = context.new_page()
+            url = base + "index.html"
+            page.goto(url)
+            try:
+                page.goto("chrome://crash", timeout=5000)  # kills this tab's renderer
+            except Exception:
+                pass
+            report = check_book.PageReport("index.html")
+            shot = tmp_path / "good.png"
+            fresh = check_book.take_screenshot(context, page, url, shot, 20.0, report)
+            assert report.page_errors == []
+            assert report.screenshot == str(shot) and shot.stat().st_size > 0
+            assert fresh is not page and not fresh.is_closed()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
