@@ -109,3 +109,57 @@ def test_running_some_seeds_adds_to_the_record(tmp_path):
     delta_mini.run_all(MiniExperiment(seeds=[2], arms=["binary"]), tmp_path, steps=())
     saved = json.loads((tmp_path / "experiment.json").read_text())
     assert saved["seeds"] == [0, 2] and saved["arms"] == ["binary", "dense"]
+
+
+# --- v2 (issue 18): the template bridge, older experiment.json files, settings the pilots choose -------
+
+
+def test_one_colour_bridge_moves_exactly_the_one_colour_patterns_into_sft():
+    exp = MiniExperiment(bridge="one_colour", bridge_repeat=3, held_out=32)
+    train, held = target_split(exp)
+    bridge = delta_mini.bridge_problems(exp)
+    patterns = sorted(p.params["sequence"] for p in bridge)
+    # every length 1..6, one colour: R, RR, ..., B, BB, ...
+    assert patterns == sorted(c * n for c in "RB" for n in range(1, 7))
+    kept = train + held
+    assert len(held) == 32 and len(kept) == 126 - 12
+    assert all(len(set(p.params["sequence"])) == 2 for p in kept)  # every kept problem needs a reset
+    assert not {p.id for p in kept} & {p.id for p in bridge}
+    sft, _ = delta_mini.seen_split(exp)
+    assert sum(p.family == "contains_substring" for p in sft) == 3 * 12
+    # the RL datasets are this split, with the compact prompt
+    train_ds, eval_ds = delta_mini.target_datasets(exp)
+    assert len(train_ds) == len(train) and len(eval_ds) == 32
+    assert {r["prompt"][-1]["content"].split("\n", 1)[1] for r in eval_ds} == {p.criteria for p in held}
+    with pytest.raises(ValueError, match="bridge='all'"):
+        MiniExperiment(bridge="all")
+    with pytest.raises(ValueError, match="control='contains_ordered/medium'.*seen"):
+        MiniExperiment(control="contains_ordered/medium")
+
+
+def test_an_experiment_json_older_than_the_v2_fields_still_matches_its_settings(tmp_path):
+    v1 = {k: v for k, v in vars(MiniExperiment()).items()
+          if k not in ("bridge", "bridge_repeat", "switch_on", "switch_window", "switch_min_solved", "control",
+                       "model_size")}
+    write_json(tmp_path / "experiment.json", v1)
+    delta_mini.run_all(MiniExperiment.from_dict(v1), tmp_path, steps=())  # no "different settings" error
+    write_json(tmp_path / "experiment.json", {**v1, "bridge": "one_colour"})
+    with pytest.raises(ValueError, match="bridge"):
+        delta_mini.run_all(MiniExperiment.from_dict(v1), tmp_path, steps=())
+
+
+def test_learning_rate_may_change_until_the_first_arm_runs(tmp_path):
+    write_json(tmp_path / "experiment.json", vars(MiniExperiment()))
+    delta_mini.run_all(MiniExperiment(learning_rate=5e-5), tmp_path, steps=())  # the pilot chose it
+    (tmp_path / "runs" / "dense_s0").mkdir(parents=True)
+    (tmp_path / "runs" / "dense_s0" / "metrics.jsonl").write_text("")
+    with pytest.raises(ValueError, match="learning_rate"):
+        delta_mini.run_all(MiniExperiment(learning_rate=1e-4), tmp_path, steps=())
+
+
+def test_v2_arms_refuse_to_start_without_a_precondition_report(tmp_path):
+    from delta_core.train import ConfigError
+
+    exp = MiniExperiment(bridge="one_colour", arms=["binary"], seeds=[0])
+    with pytest.raises(ConfigError, match="precondition.json"):
+        delta_mini.run_all(exp, tmp_path, steps=("arms",))

@@ -217,3 +217,95 @@ def test_switch_threshold_must_lie_in_the_half_open_unit_interval():
     for bad in (0.0, -0.1, 1.0000001, 1.1):
         with pytest.raises(ValueError, match=r"switch_threshold=.*must be in \(0, 1\]"):
             Schedule(switch_threshold=bad)
+
+
+# --- the full-pass switch (DELTA-mini v2): rate over a window, distinct problems, a step cap -----------
+
+
+def test_full_pass_switch_needs_the_rate_and_enough_distinct_problems():
+    from delta_core.rewards import Schedule
+
+    s = Schedule(switch_on="full_pass", switch_threshold=0.01, window=3, min_solved=3)
+    # a high rate from one problem alone is not a skill: no switch
+    for step in (1, 2, 3, 4):
+        s.observe(step, 0.5, 0.05, {"p1"})
+    assert s.switch_step is None and s.phase_at(4) == "dense"
+    # three distinct problems within the window but a mean rate of 0.02/3 < 0.01: no switch
+    s2 = Schedule(switch_on="full_pass", switch_threshold=0.01, window=3, min_solved=3)
+    for step, key in ((1, "a"), (2, "b"), (3, "c")):
+        s2.observe(step, 0.5, 0.02 if step == 1 else 0.0, {key})
+    assert s2.switch_step is None
+    # rate 0.01 mean and 3 problems within the last 3 steps: binary from the next step
+    s.observe(5, 0.5, 0.0, {"p2"})
+    s.observe(6, 0.5, 0.0, {"p3"})
+    assert s.switch_step == 6 and s.phase_at(5) == "dense" and s.phase_at(6) == "binary"
+    assert s.switch_reason == "rule"
+    # problems solved before the window do not count
+    s3 = Schedule(switch_on="full_pass", switch_threshold=0.01, window=2, min_solved=2)
+    s3.observe(1, 0.5, 0.1, {"a"})
+    s3.observe(2, 0.5, 0.1, {"b"})
+    assert s3.switch_step == 2
+    s4 = Schedule(switch_on="full_pass", switch_threshold=0.01, window=2, min_solved=2)
+    s4.observe(1, 0.5, 0.1, {"a"})
+    s4.observe(2, 0.5, 0.1, set())
+    s4.observe(3, 0.5, 0.1, {"b"})  # window now steps 2-3: only "b"
+    assert s4.switch_step is None
+
+
+def test_full_pass_switch_falls_back_to_its_step_cap_and_survives_a_checkpoint():
+    from delta_core.rewards import Schedule
+
+    s = Schedule(switch_step=4, switch_on="full_pass", switch_threshold=0.5, window=2, min_solved=1)
+    assert s.cap == 4 and s.switch_step is None
+    assert [s.phase_at(n) for n in (0, 3, 4, 9)] == ["dense", "dense", "binary", "binary"]
+    for step in (1, 2, 3):
+        s.observe(step, 0.2, 0.0, ())
+    assert s.switch_step is None
+    s.observe(4, 0.2, 0.0, ())
+    assert s.switch_step == 4 and s.switch_reason == "cap"  # the cap is recorded as the switch
+    saved = s.export()
+    fresh = Schedule(switch_step=4, switch_on="full_pass", switch_threshold=0.5, window=2)
+    fresh.restore(saved)
+    assert fresh.switch_step == 4 and list(fresh.history) == list(s.history) and fresh.switch_reason == "cap"
+    half = Schedule(switch_on="full_pass", switch_threshold=0.5, window=2, min_solved=1)
+    half.observe(1, 0.0, 1.0, {"x"})
+    resumed = Schedule(switch_on="full_pass", switch_threshold=0.5, window=2, min_solved=1)
+    resumed.restore(half.export())
+    resumed.observe(2, 0.0, 0.0, ())  # (1.0 + 0.0) / 2 = 0.5 with the restored step 1
+    assert resumed.switch_step == 2
+
+
+def test_full_pass_switch_settings_are_validated():
+    from delta_core.rewards import Schedule
+    from delta_core.train.config import ConfigError, TrainConfig
+
+    with pytest.raises(ValueError, match="switch_on='full_pass' needs a full-pass rate"):
+        Schedule(switch_step=5, switch_on="full_pass")
+    with pytest.raises(ValueError, match="switch_on='nope'"):
+        Schedule(switch_threshold=0.1, switch_on="nope")
+    with pytest.raises(ValueError, match="switch_min_solved=0"):
+        Schedule(switch_threshold=0.1, switch_on="full_pass", min_solved=0)
+    with pytest.raises(ValueError, match="training full-pass rate"):
+        Schedule(switch_threshold=2.0, switch_on="full_pass")
+    with pytest.raises(ConfigError, match="switch_on"):
+        TrainConfig(model="m", family="ends_with", level="easy", switch_on="full_pass", switch_step=5)
+    config = TrainConfig(model="m", family="ends_with", level="easy", switch_on="full_pass",
+                         switch_threshold=0.01, switch_step=50, switch_window=10, switch_min_solved=3)
+    made = config.make_schedule()
+    assert (made.cap, made.threshold, made.window, made.min_solved) == (50, 0.01, 10, 3)
+
+
+def test_reward_records_solved_prompts_distinct_programs_and_judge_time():
+    from delta_core.rewards import make_reward
+
+    ok = "```\nSTART start:\n    NEXT end\nEND end\n```"
+    bad = "```\nSTART start:\n    NEXT nowhere\n```"
+    tests = [{"input": "R", "expected_accepted": True, "expected_output": "R", "check_output": False}]
+    logged = {}
+    reward = make_reward("dense")
+    prompts = [[{"role": "user", "content": "p1"}], [{"role": "user", "content": "p1"}],
+               [{"role": "user", "content": "p2"}]]
+    reward([ok, ok, bad], [tests] * 3, prompts=prompts, log_metric=logged.__setitem__)
+    assert len(reward.solved) == 1  # p1 solved (twice), p2 not
+    assert logged["distinct_programs"] == pytest.approx(2 / 3)
+    assert logged["judge_seconds"] >= 0.0

@@ -33,7 +33,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,10 +47,14 @@ __all__ = [
     "MiniExperiment",
     "rl_config",
     "check_generator_version",
+    "BRIDGES",
     "target_split",
     "seen_split",
+    "bridge_problems",
+    "target_datasets",
     "build_base",
     "measure_base",
+    "measure_precondition",
     "run_arm",
     "evaluate_model",
     "time_to_grok",
@@ -60,6 +64,16 @@ __all__ = [
 ]
 
 ARMS = ("binary", "dense", "dense_then_binary")
+
+
+def _one_colour(problem: Any) -> bool:
+    """A problem whose pattern (its `sequence` parameter) is one colour repeated, e.g. 'RRR'."""
+    sequence = problem.params.get("sequence") if hasattr(problem, "params") else None
+    return bool(sequence) and len(set(sequence)) == 1
+
+
+# bridge name -> which target problems move into SFT
+BRIDGES = {"one_colour": _one_colour}
 
 
 @dataclass
@@ -76,6 +90,7 @@ class MiniExperiment:
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
     model_seed: int = 0  # weight initialisation of the tiny Llama
+    model_size: dict[str, int] = field(default_factory=dict)  # MiniConfig sizes ({}: its defaults, ~1.9M parameters)
     # --- the target: an unseen family
     target: str = "contains_substring/medium"  # contains-type problems: the paper's main target (HAS)
     held_out: int = 16  # target problems held out of RL (the full-pass curve is measured on them)
@@ -99,6 +114,16 @@ class MiniExperiment:
     after_k: int = 32  # samples per problem for pass@k after training (target and seen)
     grok_threshold: float = 0.9
     cpu_threads: int = 1
+    # --- v2 (issue 18); the defaults are v1's behaviour, so v1's results folder still reads
+    # "one_colour": the target's problems whose pattern is one colour repeated ('RRR') move into SFT. A
+    # prefix matcher without resets solves them, so they teach the prompt's words and sentence template
+    # but not the algorithm; the target keeps the problems that need a reset (KMP) transition.
+    bridge: str | None = None
+    bridge_repeat: int = 1  # copies of each bridge problem in the SFT data (the template must be seen often)
+    switch_on: str = "dense_mean"  # "full_pass": switch once the training full-pass rate over switch_window
+    switch_window: int = 5  # steps reaches switch_threshold with >= switch_min_solved distinct problems
+    switch_min_solved: int = 1  # solved; switch_step is then a step cap
+    control: str | None = None  # the positive control's family/level (delta_mini_pilots): one of `seen`
 
     def __post_init__(self) -> None:
         for name in ("target", *[f"seen[{i}]" for i in range(len(self.seen))]):
@@ -111,7 +136,15 @@ class MiniExperiment:
         if bad:
             raise ValueError(f"arms={self.arms}: {bad} unknown; choose from {list(ARMS)}")
         if "dense_then_binary" in self.arms:  # the schedule's own rules (exactly one of step and threshold)
-            Schedule("dense_then_binary", self.switch_step, self.switch_threshold)
+            Schedule("dense_then_binary", self.switch_step, self.switch_threshold, self.switch_window,
+                     self.switch_on, self.switch_min_solved)
+        if self.bridge not in (None, *BRIDGES):
+            raise ValueError(f"bridge={self.bridge!r}: choose null or one of {list(BRIDGES)}")
+        if self.control is not None and self.control not in self.seen:
+            raise ValueError(f"control={self.control!r}: the positive control must be one of the seen families "
+                             f"{self.seen} (it trains on their SFT problems and evaluates on those held out)")
+        if self.bridge_repeat < 1:
+            raise ValueError(f"bridge_repeat={self.bridge_repeat}: must be >= 1")
         if self.held_out < 1 or self.base_k < 1 or self.max_steps < 1:
             raise ValueError("held_out, base_k and max_steps must be >= 1")
 
@@ -165,6 +198,9 @@ def rl_config(exp: MiniExperiment, **overrides: Any):
         cpu_threads=exp.cpu_threads,
         switch_step=exp.switch_step,
         switch_threshold=exp.switch_threshold,
+        switch_window=exp.switch_window,
+        switch_on=exp.switch_on,
+        switch_min_solved=exp.switch_min_solved,
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -175,7 +211,38 @@ def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     from ..train import family_split
 
     config = rl_config(exp)
-    return family_split(config, config.level)
+    if exp.bridge is None:
+        return family_split(config, config.level)
+    from ..tasks import generate
+
+    moved = BRIDGES[exp.bridge]
+    problems = [p for p in generate(config.family, config.level, "two_color", n=None, seed=exp.data_seed)
+                if not moved(p)]
+    random.Random(exp.data_seed).shuffle(problems)  # as family_split does, on the problems that stay
+    return problems[exp.held_out:], problems[: exp.held_out]
+
+
+def target_datasets(exp: MiniExperiment):
+    """(train, held-out) `datasets.Dataset`s of `target_split`, as `delta_core.train.train` takes them."""
+    import datasets
+
+    from ..train import problem_rows
+
+    train, held = target_split(exp)
+    rows = problem_rows(train, "compact"), problem_rows(held, "compact")
+    for row in rows[0] + rows[1]:
+        row["level"] = _family_level(exp.target)[1]
+    return datasets.Dataset.from_list(rows[0]), datasets.Dataset.from_list(rows[1])
+
+
+def bridge_problems(exp: MiniExperiment) -> list[Any]:
+    """The target family's problems that go into SFT (`exp.bridge`), once each."""
+    from ..tasks import generate
+
+    if exp.bridge is None:
+        return []
+    family, level = _family_level(exp.target)
+    return [p for p in generate(family, level, "two_color", n=None, seed=exp.data_seed) if BRIDGES[exp.bridge](p)]
 
 
 def seen_split(exp: MiniExperiment) -> tuple[list[Any], dict[str, list[Any]]]:
@@ -189,6 +256,7 @@ def seen_split(exp: MiniExperiment) -> tuple[list[Any], dict[str, list[Any]]]:
         random.Random(f"{exp.data_seed}-{spec}").shuffle(problems)
         held[spec] = problems[: exp.seen_held_out]
         train += problems[exp.seen_held_out :]
+    train += bridge_problems(exp) * exp.bridge_repeat
     return train, held
 
 
@@ -206,7 +274,7 @@ def build_base(exp: MiniExperiment, out: str | os.PathLike, progress: bool = Tru
         return base
     train, _ = seen_split(exp)
     init = out / "_init"
-    save_mini(init, MiniConfig(seed=exp.model_seed))
+    save_mini(init, MiniConfig(seed=exp.model_seed, **exp.model_size))
     started = time.perf_counter()
     warm_start(
         init,
@@ -261,14 +329,41 @@ def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
     result = {
         "seen": {spec: evaluate_model(out / "base", problems, exp.after_k, exp, keep_examples=2)
                  for spec, problems in held_seen.items()},
-        "target": evaluate_model(out / "base", held_target, exp.base_k, exp, keep_examples=3),
+        # v2: the target's pass@base_k is the precondition report's (`precondition` step); here after_k
+        "target": evaluate_model(out / "base", held_target, exp.after_k if exp.bridge else exp.base_k, exp,
+                                 keep_examples=3),
     }
     target = result["target"]
-    result["target_pass_at_K_is_zero"] = target[f"pass@{exp.base_k}"] == 0.0
+    result["target_pass_at_K_is_zero"] = target[f"pass@{exp.after_k if exp.bridge else exp.base_k}"] == 0.0
     result["target_dense_above_zero"] = target["dense_mean"] > 0.0
     result["seconds"] = round(time.perf_counter() - started, 1)
     write_json(path, result)
     return result
+
+
+def measure_precondition(exp: MiniExperiment, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+    """`<out>/precondition.json` (`experiments.precondition`): does the base read the target prompt,
+    condition on it, and lack the skill (pass@base_k = 0 with the rollouts' sampler)? Skipped when there."""
+    import torch
+
+    from ..models import load_model
+    from .precondition import precondition_report
+
+    out = Path(out)
+    path = out / "precondition.json"
+    if path.exists():
+        return read_json(path)
+    torch.set_num_threads(exp.cpu_threads)
+    started = time.perf_counter()
+    _, held = target_split(exp)
+    config = rl_config(exp, model=str(out / "base"), eval_batch_size=256)
+    loaded = load_model(str(out / "base"))
+    report = precondition_report(loaded.model, loaded.tokenizer, held, exp.base_k, config.sampling(exp.base_k),
+                                 progress=progress)
+    report["sampling"] = dict(vars(config.sampling(exp.base_k)))
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_json(path, report)
+    return report
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -309,7 +404,8 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
             overwrite=True,
         )
         resume = last_checkpoint(work_dir) is not None
-        train(config, resume=resume)
+        # v2 (a bridge) hands the split in; v1 lets the trainer make the same family split itself
+        train(config, resume=resume, datasets=target_datasets(exp) if exp.bridge else None)
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
     _, held_target = target_split(exp)
@@ -429,6 +525,13 @@ def _mean(values: Sequence[float | None]) -> float | None:
 # Driver
 
 
+def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """An experiment.json with the fields added since it was written at their defaults (v1 behaviour)."""
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+                for f in fields(MiniExperiment) if f.default is not MISSING or f.default_factory is not MISSING}
+    return {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+
+
 def check_generator_version(out: str | os.PathLike) -> None:
     """Refuse to add runs to a results folder made with another version of the task generator: its
     problems (test tapes) would differ from those its earlier runs were trained and judged on. A folder
@@ -446,19 +549,22 @@ def check_generator_version(out: str | os.PathLike) -> None:
 
 
 def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
-            steps: Sequence[str] = ("base", "measure", "arms", "summary", "plots"), progress: bool = True) -> dict[str, Any]:
+            steps: Sequence[str] = ("base", "measure", "precondition", "arms", "summary", "plots"),
+            progress: bool = True) -> dict[str, Any]:
     """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
     from tqdm.auto import tqdm
 
+    from ..train import ConfigError
+
     out = Path(out)
-    if set(steps) & {"base", "measure", "arms"}:
+    if set(steps) & {"base", "measure", "precondition", "arms"}:
         check_generator_version(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "experiment.json"
-    if saved.exists() and read_json(saved) != asdict(exp):
-        old = read_json(saved)
+    if saved.exists() and _with_defaults(read_json(saved)) != asdict(exp):
+        old = _with_defaults(read_json(saved))
         changed = sorted(k for k in set(old) | set(asdict(exp)) if old.get(k) != asdict(exp).get(k))
-        if any(k not in ("arms", "seeds", "cpu_threads") for k in changed):
+        if any(k not in _changeable(out) for k in changed):
             raise ValueError(
                 f"{saved} was made with different settings ({changed}); use another --out or delete it"
             )
@@ -472,6 +578,11 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
         build_base(exp, out, progress=progress)
     if "measure" in steps:
         measure_base(exp, out)
+    if "precondition" in steps and exp.bridge:
+        measure_precondition(exp, out, progress=progress)
+    if "arms" in steps and exp.bridge and not (out / "precondition.json").exists():
+        raise ConfigError(f"--out {out}: no precondition.json; the precondition is measured before any RL run "
+                          "(the 'precondition' step)")
     if "arms" in steps:
         todo = [(arm, seed) for seed in exp.seeds for arm in exp.arms]
         for arm, seed in tqdm(todo, desc="DELTA-mini runs", disable=not progress):
@@ -484,6 +595,12 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
 
 PROG = "python -m delta_core.experiments.delta_mini"
 _SETTLED = ("arms", "seeds", "cpu_threads")  # fields a later invocation may change in the same --out
+# ... and these until the first arm has run (the pilots choose them after the base is made)
+_BEFORE_ARMS = ("learning_rate", "control")
+
+
+def _changeable(out: Path) -> tuple[str, ...]:
+    return _SETTLED + (() if any(Path(out).glob("runs/*/metrics.jsonl")) else _BEFORE_ARMS)
 
 
 def _parse_set(values: Sequence[str]) -> dict[str, Any]:
@@ -527,7 +644,7 @@ def _check_step(step: str, exp: MiniExperiment, out: Path) -> None:
         ensure_output_dir(PROG, out, "--out")
     elif not out.is_dir():
         fail(PROG, f"--out {out}: no such folder; make the results first: {PROG} all --out {out}")
-    elif step in ("measure", "arms") and not (out / "base" / "model.safetensors").is_file():
+    elif step in ("measure", "precondition", "arms") and not (out / "base" / "model.safetensors").is_file():
         fail(PROG, f"--out {out}: holds no base model ({out / 'base' / 'model.safetensors'}); run the 'base' step first")
     elif step == "summary" and not ((out / "base_eval.json").is_file() or any(out.glob("runs/*/after.json"))):
         fail(PROG, f"--out {out}: holds no DELTA-mini results (no base_eval.json, no runs/*/after.json); "
@@ -536,8 +653,8 @@ def _check_step(step: str, exp: MiniExperiment, out: Path) -> None:
         fail(PROG, f"--out {out}: holds no runs to plot (no runs/*/metrics.jsonl); run the 'arms' step first")
     saved = out / "experiment.json"
     if saved.is_file():
-        old, new = _read_settings(saved, "--out"), asdict(exp)
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in _SETTLED)
+        old, new = _with_defaults(_read_settings(saved, "--out")), asdict(exp)
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in _changeable(out))
         if changed:
             fail(PROG, f"--out {out}: its experiment.json was made with other settings ({', '.join(changed)}); "
                        "use another --out, drop those --set/--config values, or delete it")
@@ -561,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["all", "base", "measure", "arms", "summary", "plots"])
+    parser.add_argument("step", choices=["all", "base", "measure", "precondition", "arms", "summary", "plots"])
     parser.add_argument("--out", default="book/results/delta_mini")
     parser.add_argument("--work", default="runs/delta_mini", help="checkpoints (not committed)")
     parser.add_argument("--config", help="a JSON file of MiniExperiment fields")
@@ -581,7 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_step(args.step, exp, out)
     if args.step in ("all", "arms"):
         ensure_output_dir(PROG, args.work, "--work")
-    steps = ["base", "measure", "arms", "summary", "plots"] if args.step == "all" else [args.step]
+    steps = ["base", "measure", "precondition", "arms", "summary", "plots"] if args.step == "all" else [args.step]
     started = time.perf_counter()
     # ConfigError: a GRPO run these settings cannot make (e.g. more prompts a step than the target has)
     with user_errors(PROG, ConfigError, paths={"--out": args.out, "--work": args.work}):

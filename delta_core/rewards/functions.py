@@ -19,8 +19,10 @@ completion whose program does not parse scores 0.0, as in the reference (its `re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -121,6 +123,11 @@ def score_batch(
     return [s[0] for s in scores], [s[1] for s in scores]
 
 
+def _prompt_key(prompt: Any) -> str:
+    """A short stable key of a prompt (chat messages or text): which problem a sample was for."""
+    return hashlib.sha1(json.dumps(prompt, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def _log(log_metric: Callable[[str, float], None] | None, name: str, values: list[float]) -> None:
     if log_metric is not None and values:
         log_metric(name, sum(values) / len(values))
@@ -156,8 +163,10 @@ def make_reward(
     The function is named `dense_reward` / `binary_reward` / `scheduled_reward` (TRL logs rewards
     under the function's name) and logs the batch means it does not return through `log_metric`:
     dense logs `binary_reward`, binary logs `dense_reward`, scheduled logs both and `reward_phase`
-    (0 dense, 1 binary). After each call its `last_binary` attribute holds the batch's full-pass
-    flags (the trainer's replay buffer reads them).
+    (0 dense, 1 binary), and `judge_seconds` (time spent scoring) and `distinct_programs` (distinct
+    programs / samples in the batch: does the policy condition on the prompt?). After each call its
+    `last_binary` attribute holds the batch's full-pass flags (the trainer's replay buffer reads them)
+    and its `solved` set gains a key per prompt that had a full pass (`ScheduleCallback` drains it).
     """
     if kind not in ("dense", "binary", "scheduled"):
         raise ValueError(f"kind={kind!r}: choose 'dense', 'binary' or 'scheduled'")
@@ -181,11 +190,18 @@ def make_reward(
                 "scheduled_reward needs the `trainer_state` keyword (TRL's GRPOTrainer passes it); "
                 "call dense_reward or binary_reward directly outside a trainer"
             )
+        started = time.perf_counter()
         if scorer is not None:
             dense, binary = scorer(completions, ground_truth)
         else:
             dense, binary = score_batch(completions, ground_truth, judge_batch)
         log_metric = kwargs.get("log_metric")
+        if log_metric is not None:
+            log_metric("judge_seconds", time.perf_counter() - started)
+            texts = [completion_text(c) for c in completions]
+            programs = texts if scorer is not None else [extract_program(t) for t in texts]
+            # does the policy write one program for every prompt, or condition on the prompt?
+            _log(log_metric, "distinct_programs", [len(set(programs)) / max(len(programs), 1)])
         if max_completion_length is not None:
             ids = kwargs.get("completion_ids") or [None] * len(completions)
             cut = [truncated(i) for i in ids]
@@ -194,6 +210,8 @@ def make_reward(
                 binary = [0.0 if c else b for b, c in zip(binary, cut)]
             _log(log_metric, "truncated_frac", [1.0 if c else 0.0 for c in cut])
         reward.last_binary = list(binary)  # type: ignore[attr-defined]
+        prompts = kwargs.get("prompts") or [None] * len(completions)
+        reward.solved.update(_prompt_key(p) for p, b in zip(prompts, binary) if b >= 1.0)  # type: ignore[attr-defined]
         if kind == "dense":
             _log(log_metric, "binary_reward", binary)
             return dense
@@ -210,6 +228,7 @@ def make_reward(
     reward.__name__ = reward.__qualname__ = f"{kind}_reward"
     reward.judge_batch = judge_batch  # type: ignore[attr-defined]
     reward.last_binary = []  # type: ignore[attr-defined]
+    reward.solved = set()  # type: ignore[attr-defined]  # prompts with a full pass since the last drain
     if kind == "scheduled":
         reward.schedule = schedule  # type: ignore[attr-defined]
         reward.switch_step = switch_step  # type: ignore[attr-defined]

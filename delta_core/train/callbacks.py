@@ -65,16 +65,20 @@ def _is_step_log(logs: dict[str, Any]) -> bool:
 class ScheduleCallback(TrainerCallback, ExportableState):
     """Owns the switch of a threshold schedule and checkpoints the `Schedule` (stateful callback)."""
 
-    def __init__(self, schedule: Schedule | None = None):
+    def __init__(self, schedule: Schedule | None = None, reward: Any = None):
         self.schedule = schedule
+        self.reward = reward  # make_reward's function: its `solved` set says which problems had a full pass
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if self.schedule is None or not _is_step_log(logs):
             return
+        solved = set(getattr(self.reward, "solved", ()))
+        if self.reward is not None and hasattr(self.reward, "solved"):
+            self.reward.solved.clear()
         dense, phase = _mean_of(logs, "dense_reward"), _mean_of(logs, "reward_phase")
         if dense is not None and phase is not None and phase < 0.5:  # the step that just ended was dense
-            self.schedule.observe(state.global_step, dense)
+            self.schedule.observe(state.global_step, dense, _mean_of(logs, "binary_reward"), solved)
 
     def state(self) -> dict:
         return {"args": {}, "attributes": self.schedule.export() if self.schedule else {}}
@@ -115,11 +119,14 @@ class MetricsLogger(TrainerCallback):
                 "clip_high": _mean_of(logs, "clip_ratio/high_mean"),
                 "completion_length": _mean_of(logs, "completions/mean_length"),
                 "truncated_frac": _mean_of(logs, "truncated_frac"),
+                "distinct_programs": _mean_of(logs, "distinct_programs"),
+                "judge_seconds": _mean_of(logs, "judge_seconds"),
                 "step_time": _mean_of(logs, "step_time"),
                 "loss": _mean_of(logs, "loss"),
                 "learning_rate": _mean_of(logs, "learning_rate"),
                 "step_skipped": _mean_of(logs, "step_skipped"),
                 "switch_step": None if self.schedule is None else self.schedule.switch_step,
+                "switch_reason": None if self.schedule is None else self.schedule.switch_reason,
                 "replayed_groups": self.replay_counts.pop(state.global_step, 0) if self.replay_counts else 0,
                 "trl": {k: v for k, v in logs.items() if isinstance(v, (int, float, str)) or v is None},
             }

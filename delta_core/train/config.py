@@ -74,6 +74,9 @@ class TrainConfig:
     switch_step: int | None = None  # dense_then_binary: binary once this many steps are done ...
     switch_threshold: float | None = None  # ... or once the dense mean over `switch_window` steps reaches this
     switch_window: int = 5  # steps averaged for the threshold switch
+    switch_on: str = "dense_mean"  # what switch_threshold is compared to: "dense_mean", or "full_pass" (the
+    # training full-pass rate, with switch_step as an optional cap and switch_min_solved distinct problems)
+    switch_min_solved: int = 1  # switch_on="full_pass": distinct problems solved within the window
     non_stop_penalty: bool = True  # a completion cut at max_completion_length scores 0 (spec A.3)
     skip_steps_without_signal: bool = True  # every group's rewards tie: take no optimizer step (Adam's moments
     # would still move the weights with a zero gradient); logged as `step_skipped`
@@ -223,7 +226,8 @@ class TrainConfig:
 
     def make_schedule(self) -> Schedule:
         """A fresh `Schedule` of this run (the reward reads it; the trainer's callback switches it)."""
-        return Schedule(self.schedule, self.switch_step, self.switch_threshold, self.switch_window)
+        return Schedule(self.schedule, self.switch_step, self.switch_threshold, self.switch_window,
+                        self.switch_on, self.switch_min_solved)
 
     def sampling(self, n: int | None = None, seed: int | None = None) -> SamplingConfig:
         """The rollouts' generation settings as a `SamplingConfig`: held-out pass@k samples exactly as

@@ -266,7 +266,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
     replay_counts: dict[int, int] = {}
     logger = MetricsLogger(metrics_path, schedule, replay_counts)
     # The schedule's callback first: a step's metric line then shows the switch that step caused.
-    all_callbacks = [ScheduleCallback(schedule), logger]
+    all_callbacks = [ScheduleCallback(schedule, reward), logger]
     if config.eval_steps and eval_ds is not None:
         inference = None
         if config.backend == "unsloth":

@@ -1,0 +1,209 @@
+"""DELTA-mini v2's runs before the arms: a learning-rate pilot and a positive control.
+
+    python -m delta_core.experiments.delta_mini_pilots lr DIR [--lrs 2e-5 5e-5 1e-4] [--steps 30]
+    python -m delta_core.experiments.delta_mini_pilots control DIR [--arm binary] [--steps 100] [--seed 0]
+    python -m delta_core.experiments.delta_mini_pilots report DIR
+
+Both start from `DIR/base` with the settings of `DIR/experiment.json` (prompts a step, samples a
+prompt, sampler, held-out size), write each run's `metrics.jsonl` under `DIR/pilots/`, resume from
+their checkpoints (under `--work`), and skip a run that is finished.
+
+- **lr pilot** (`lr_pilot`): dense-only GRPO on the target's training problems for `steps` steps at
+  each learning rate. The rule, fixed before the runs (`LR_RULE`): take the largest learning rate
+  whose token entropy at the last step is at least half the entropy of the first step (the base
+  policy's own samples). A collapsed policy cannot explore; the paper's lr (1e-6 on 4B parameters)
+  says nothing about a 2M-parameter model.
+- **positive control** (`control_run`): can this trainer amplify rare successes at all? On a family the
+  base solves with a small probability (`exp.control`), binary-only and dense→binary from the same
+  base. Trained on the control family's problems the base saw in SFT, evaluated on its problems held
+  out of SFT. The rule (`CONTROL_RULE`), fixed before the runs: the control *learns* when the
+  held-out pass@1 of the last evaluation is at least `min_gain` above the step-0 evaluation and at
+  least twice it. If the control does not learn, the main arms would say nothing about grokking.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+
+__all__ = ["LR_RULE", "CONTROL_RULE", "lr_pilot", "choose_lr", "control_run", "control_verdict",
+           "pilot_report", "main"]
+
+LR_RULE = {"min_entropy_ratio": 0.5}  # entropy at the last pilot step / entropy at step 1
+CONTROL_RULE = {"min_gain": 0.10, "min_ratio": 2.0}  # held-out pass@1: last >= first + gain and >= ratio x first
+
+
+def _datasets(train_problems, eval_problems, level_label: str):
+    import datasets
+
+    from ..train import problem_rows
+
+    rows = problem_rows(train_problems, "compact"), problem_rows(eval_problems, "compact")
+    for row in rows[0] + rows[1]:
+        row["level"] = level_label
+    return datasets.Dataset.from_list(rows[0]), datasets.Dataset.from_list(rows[1])
+
+
+def _run(exp, out: Path, name: str, work: Path, datasets, progress: bool, **overrides) -> list[dict[str, Any]]:
+    """One GRPO run from `out/base`; its metric lines land in `out/pilots/<name>/metrics.jsonl`."""
+    import shutil
+
+    from ..train import last_checkpoint, train
+    from .delta_mini import rl_config
+
+    run_dir = out / "pilots" / name
+    done = run_dir / "done.json"
+    if done.exists():
+        return read_jsonl(run_dir / "metrics.jsonl")
+    work_dir = work / name
+    config = rl_config(exp, model=str(out / "base"), output_dir=str(work_dir), progress_bar=progress,
+                       overwrite=True, save_final=False, **overrides)
+    started = time.perf_counter()
+    train(config, resume=last_checkpoint(work_dir) is not None, datasets=datasets)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work_dir / "metrics.jsonl", run_dir / "metrics.jsonl")
+    write_json(run_dir / "done.json", {"config": config.to_dict(), "seconds_this_piece": round(time.perf_counter() - started, 1)})
+    return read_jsonl(run_dir / "metrics.jsonl")
+
+
+def lr_pilot(exp, out, lrs: Sequence[float] = (2e-5, 5e-5, 1e-4), steps: int = 30, seed: int = 0,
+             work: str = "runs/delta_mini_v2", progress: bool = True) -> dict[str, Any]:
+    """Dense-only runs on the target at each lr; `DIR/pilots/lr_choice.json` says which lr the rule picks."""
+    from .delta_mini import target_datasets
+
+    out = Path(out)
+    runs = {}
+    for lr in lrs:
+        records = _run(exp, out, f"lr_{lr:g}", Path(work), target_datasets(exp), progress,
+                       schedule="dense", switch_step=None, switch_threshold=None, learning_rate=lr,
+                       max_steps=steps, seed=seed, eval_steps=0)
+        runs[f"{lr:g}"] = records
+    choice = choose_lr(runs)
+    write_json(out / "pilots" / "lr_choice.json", choice)
+    return choice
+
+
+def choose_lr(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The rule `LR_RULE` applied to pilot runs ({lr: metric lines}): per lr the entropy at step 1 and at
+    the last step, and the largest lr that keeps at least the rule's share of it (None if none does)."""
+    rows = {}
+    for lr, records in runs.items():
+        train = sorted((r for r in records if r.get("kind") == "train" and r.get("entropy") is not None),
+                       key=lambda r: r["step"])
+        if not train:
+            continue
+        first, last = train[0], train[-1]
+        ratio = last["entropy"] / first["entropy"] if first["entropy"] else 0.0
+        rows[lr] = {"entropy_first": first["entropy"], "entropy_last": last["entropy"], "last_step": last["step"],
+                    "ratio": ratio, "keeps_entropy": ratio >= LR_RULE["min_entropy_ratio"],
+                    "dense_first10": _mean([r["dense_mean"] for r in train[:10]]),
+                    "dense_last10": _mean([r["dense_mean"] for r in train[-10:]]),
+                    "full_pass_last10": _mean([r["binary_mean"] for r in train[-10:]]),
+                    "seconds_per_step": _mean([r.get("step_time") for r in train])}
+    kept = [lr for lr, row in rows.items() if row["keeps_entropy"]]
+    return {"rule": dict(LR_RULE), "runs": rows,
+            "chosen": max(kept, key=float) if kept else None}
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def control_split(exp) -> tuple[list[Any], list[Any]]:
+    """(train, held-out) problems of the control family: those the base saw in SFT, those it did not."""
+    from ..tasks import generate
+    from .delta_mini import _family_level, seen_split
+
+    _, held = seen_split(exp)
+    family, level = _family_level(exp.control)
+    held_ids = {p.id for p in held[exp.control]}
+    everything = generate(family, level, "two_color", n=None, seed=exp.data_seed)
+    return [p for p in everything if p.id not in held_ids], list(held[exp.control])
+
+
+def control_run(exp, out, arm: str, seed: int = 0, steps: int = 100, work: str = "runs/delta_mini_v2",
+                progress: bool = True) -> list[dict[str, Any]]:
+    """One positive-control run (`arm` "binary" or "dense_then_binary", the experiment's switch rule)."""
+    train_problems, held = control_split(exp)
+    family, level = exp.control.split("/")
+    return _run(exp, Path(out), f"control_{arm}_s{seed}", Path(work), _datasets(train_problems, held, level),
+                progress, schedule=arm, family=family, level=level, seed=seed, max_steps=steps,
+                switch_step=exp.switch_step if arm == "dense_then_binary" else None,
+                switch_threshold=exp.switch_threshold if arm == "dense_then_binary" else None,
+                eval_problems=len(held))
+
+
+def control_verdict(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """`CONTROL_RULE` on one control run's evaluations."""
+    evals = sorted((r for r in records if r.get("kind") == "eval"), key=lambda r: r["step"])
+    if len(evals) < 2:
+        return {"learns": None, "reason": "fewer than two evaluations"}
+    first, last = evals[0]["pass@1"], evals[-1]["pass@1"]
+    eps = 1e-9  # 0.05 + 0.10 is 0.15000000000000002 in floating point
+    learns = last - first >= CONTROL_RULE["min_gain"] - eps and last >= CONTROL_RULE["min_ratio"] * first - eps
+    return {"learns": learns, "first": first, "last": last, "best": max(e["pass@1"] for e in evals),
+            "first_step": evals[0]["step"], "last_step": evals[-1]["step"], "rule": dict(CONTROL_RULE)}
+
+
+def pilot_report(out) -> dict[str, Any]:
+    """`DIR/pilots/report.json`: the lr choice and each control run's verdict."""
+    out = Path(out)
+    report: dict[str, Any] = {}
+    choice = out / "pilots" / "lr_choice.json"
+    if choice.exists():
+        report["lr"] = read_json(choice)
+    report["control"] = {}
+    for metrics in sorted((out / "pilots").glob("control_*/metrics.jsonl")):
+        report["control"][metrics.parent.name] = control_verdict(read_jsonl(metrics))
+    write_json(out / "pilots" / "report.json", report)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..cli import ArgumentParser, fail, positive_int, user_errors
+    from ..train.config import ConfigError
+
+    prog = "python -m delta_core.experiments.delta_mini_pilots"
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["lr", "control", "report"])
+    parser.add_argument("out", metavar="DIR", help="a DELTA-mini v2 results folder (experiment.json, base/)")
+    parser.add_argument("--lrs", type=float, nargs="+", default=[2e-5, 5e-5, 1e-4])
+    parser.add_argument("--steps", type=positive_int)
+    parser.add_argument("--arm", choices=["binary", "dense_then_binary"], default="binary")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default="runs/delta_mini_v2")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if not (out / "experiment.json").is_file() or not (out / "base" / "config.json").is_file():
+        fail(prog, f"DIR {out}: needs experiment.json and base/ (python -m delta_core.experiments.delta_mini base ...)")
+    from .delta_mini import MiniExperiment
+
+    exp = MiniExperiment.from_dict(read_json(out / "experiment.json"))
+    started = time.perf_counter()
+    with user_errors(prog, ConfigError, paths={"DIR": str(out)}):
+        if args.what == "lr":
+            result = lr_pilot(exp, out, args.lrs, args.steps or 30, args.seed, args.work)
+        elif args.what == "control":
+            if exp.control is None:
+                fail(prog, f"DIR {out}: experiment.json sets no control family (control: null)")
+            control_run(exp, out, args.arm, args.seed, args.steps or 100, args.work)
+            result = pilot_report(out)
+        else:
+            result = pilot_report(out)
+    record = provenance(command_line("delta_core.experiments.delta_mini_pilots", list(argv or sys.argv[1:])),
+                        {"what": args.what, "lrs": args.lrs, "steps": args.steps, "arm": args.arm, "seed": args.seed},
+                        time.perf_counter() - started)
+    (out / "pilots").mkdir(parents=True, exist_ok=True)
+    write_json(out / "pilots" / f"provenance_{args.what}{'_' + args.arm + '_s' + str(args.seed) if args.what == 'control' else ''}.json", record)
+    print(json.dumps(result, indent=1)[:3000])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""The pilots' rules (delta_core.experiments.delta_mini_pilots), on hand-written metric lines."""
+
+from delta_core.experiments.delta_mini_pilots import CONTROL_RULE, LR_RULE, choose_lr, control_verdict
+
+
+def _train(step, entropy, dense=0.5, full=0.0):
+    return {"kind": "train", "step": step, "entropy": entropy, "dense_mean": dense, "binary_mean": full,
+            "step_time": 2.0}
+
+
+def test_lr_rule_takes_the_largest_rate_that_keeps_half_the_entropy():
+    assert LR_RULE["min_entropy_ratio"] == 0.5
+    runs = {
+        "2e-05": [_train(1, 0.40), _train(30, 0.38)],
+        "5e-05": [_train(1, 0.40), _train(30, 0.20)],  # exactly half: kept
+        "0.0001": [_train(1, 0.40), _train(30, 0.19)],  # below half: collapsed
+    }
+    choice = choose_lr(runs)
+    assert choice["chosen"] == "5e-05"
+    assert choice["runs"]["0.0001"]["keeps_entropy"] is False and choice["runs"]["2e-05"]["keeps_entropy"]
+    assert choice["runs"]["5e-05"]["ratio"] == 0.5
+    # the order of the runs does not matter, and nothing kept means no choice
+    assert choose_lr(dict(reversed(list(runs.items()))))["chosen"] == "5e-05"
+    assert choose_lr({"1e-3": [_train(1, 0.4), _train(30, 0.01)]})["chosen"] is None
+
+
+def test_control_learns_only_with_both_the_gain_and_the_ratio():
+    def evals(*values):
+        return [{"kind": "eval", "step": 10 * i, "pass@1": v} for i, v in enumerate(values)]
+
+    assert CONTROL_RULE == {"min_gain": 0.10, "min_ratio": 2.0}
+    assert control_verdict(evals(0.05, 0.08, 0.15))["learns"] is True  # +0.10 and 3x
+    assert control_verdict(evals(0.05, 0.30, 0.14))["learns"] is False  # the last evaluation counts, not the best
+    assert control_verdict(evals(0.30, 0.45))["learns"] is False  # +0.15 but 1.5x
+    assert control_verdict(evals(0.0, 0.09))["learns"] is False  # 0 -> 0.09: below the gain
+    assert control_verdict(evals(0.0))["learns"] is None
+    v = control_verdict(evals(0.02, 0.5, 0.4))
+    assert (v["first"], v["last"], v["best"], v["last_step"]) == (0.02, 0.4, 0.5, 20)

@@ -1,0 +1,84 @@
+"""The precondition report's parts (delta_core.experiments.precondition), checked against hand-made
+programs and problems whose scores are worked out by hand."""
+
+import pytest
+
+from delta_core.dsl import parse_program, run_program
+
+
+def _accepts(program: str, tape: str) -> bool:
+    return run_program(parse_program(program), tape).finished
+
+
+def test_reset_free_matcher_is_right_for_one_colour_patterns_and_wrong_where_a_reset_is_needed():
+    from delta_core.experiments.precondition import reset_free_matcher
+
+    rrr = reset_free_matcher("RRR", ("R", "B"))
+    assert [_accepts(rrr, t) for t in ("RRR", "BRRRB", "RRBRR", "RBRBR", "")] == [True, True, False, False, False]
+    rrb = reset_free_matcher("RRB", ("R", "B"))
+    assert _accepts(rrb, "RRB") and _accepts(rrb, "BRRBB")
+    # 'RRRB' contains RRB, but after RR a third R restarts the matcher at q0 and it never recovers
+    assert not _accepts(rrb, "RRRB")
+
+
+def test_fixed_program_baselines_on_a_problem_worked_out_by_hand():
+    from delta_core.experiments.precondition import fixed_program_baselines
+    from delta_core.tasks import generate
+
+    problem = next(p for p in generate("contains_substring", "medium", "two_color", n=None, seed=0)
+                   if p.params["sequence"] == "RRB")
+    tests = problem.tests()
+    accepted = sum(t["expected_accepted"] for t in tests) / len(tests)
+    b = fixed_program_baselines([problem])
+    assert b["accept_all"] == pytest.approx(accepted)
+    assert b["reject_all"] == pytest.approx(1 - accepted)
+    # the problem's own solution is not a candidate: nothing fixed reaches 1.0 on its tests
+    assert b["best_fixed"] < 1.0
+    assert b["best_constant"] >= max(b["reject_all"], b["accept_all"])
+    assert b["nearest_seen"] == pytest.approx(max(b["by_neighbour"].values()))
+    assert "prefix matcher without resets" in b["by_neighbour"]
+    assert not any("contains_substring" in label for label in b["by_neighbour"])  # the target's own skill
+    # a candidate that is the true solution becomes the best constant on this one problem
+    with_solution = fixed_program_baselines([problem], candidates=[problem.solution])
+    assert with_solution["best_constant"] == 1.0 and with_solution["best_fixed"] == 1.0
+
+
+def test_precondition_report_checks_fail_and_pass_on_hand_made_samples(monkeypatch):
+    """A model stand-in that always writes the same program: no conditioning, the report says so; one
+    that writes each problem's solution: pass@K > 0, the report says the skill is not lacking."""
+    from delta_core.experiments import precondition as pc
+    from delta_core.sampling import Generation
+    from delta_core.tasks import generate
+
+    problems = [p for p in generate("contains_substring", "medium", "two_color", n=None, seed=0)
+                if len(set(p.params["sequence"])) == 2][:4]
+    fixed = "```\nSTART start:\n    NEXT NONE\nEND end\n```"
+
+    def same_program(model, tokenizer, prompts, n, config, seed=None):
+        return [[Generation(text=fixed, n_tokens=9, finished=True)] * n for _ in prompts]
+
+    monkeypatch.setattr("delta_core.sampling.generate_completions", same_program)
+    report = pc.precondition_report(None, None, problems, 4, None, progress=False)
+    assert report["parse_rate"] == 1.0 and report["checks"]["reads_the_prompt"]
+    assert report["distinct_modal_programs"] == 1 and not report["checks"]["conditions_on_the_pattern"]
+    assert report["pass@4"] == 0.0 and report["checks"]["pass_at_K_is_zero"] and not report["passes"]
+    assert report["dense_mean"] == pytest.approx(report["baselines"]["reject_all"])
+
+    by_prompt = {}
+    for p in problems:
+        by_prompt[p.criteria] = p.solution
+
+    def solutions(model, tokenizer, prompts, n, config, seed=None):
+        out = []
+        for prompt in prompts:
+            text = prompt[-1]["content"]
+            solution = next(s for c, s in by_prompt.items() if c in text)
+            out.append([Generation(text=f"```\n{solution}\n```", n_tokens=9, finished=True)] + [Generation(text="not a program", n_tokens=3, finished=True)] * (n - 1))
+        return out
+
+    monkeypatch.setattr("delta_core.sampling.generate_completions", solutions)
+    report = pc.precondition_report(None, None, problems, 4, None, progress=False)
+    assert report["parse_rate"] == 0.25 and not report["checks"]["reads_the_prompt"]
+    assert report["pass@1"] == 0.25 and report["pass@4"] == 1.0 and not report["checks"]["pass_at_K_is_zero"]
+    assert report["checks"]["conditions_on_the_pattern"]  # four problems, four different solutions
+    assert "FAIL" in pc.describe(report) and "pass@4 1.0000" in pc.describe(report)
