@@ -163,3 +163,23 @@ def test_v2_arms_refuse_to_start_without_a_precondition_report(tmp_path):
     exp = MiniExperiment(bridge="one_colour", arms=["binary"], seeds=[0])
     with pytest.raises(ConfigError, match="precondition.json"):
         delta_mini.run_all(exp, tmp_path, steps=("arms",))
+
+
+def test_restart_or_stay_bridge_keeps_exactly_the_patterns_that_need_a_fallback():
+    from delta_core.dsl import parse_program, run_program
+    from delta_core.experiments.precondition import reset_free_matcher
+
+    exp = MiniExperiment(bridge="restart_or_stay", held_out=32)
+    bridge = {p.params["sequence"] for p in delta_mini.bridge_problems(exp)}
+    train, held = target_split(exp)
+    kept = {p.params["sequence"] for p in train + held}
+    # worked out by hand: after 'RR' an 'R' stays at q2, a 'B' finishes; after 'R' a 'B' restarts
+    assert {"R", "RRB", "RBR", "BBBBBR"} <= bridge
+    # 'RBRB': after 'RBR' another 'R' must go back to q1 ('R' read), neither q0 nor q3
+    assert {"RBRB", "BBRR", "RRBRRB"} <= kept
+    assert len(bridge) == 34 and len(kept) == 126 - 34 and not bridge & kept
+    # every kept pattern really defeats both seen styles: restarting at q0 fails some tape
+    for seq in sorted(kept)[:10]:
+        program = parse_program(reset_free_matcher(seq, ("R", "B")))
+        tapes = [seq[:i] + seq for i in range(1, len(seq))]  # a partial match, then the whole pattern
+        assert not all(run_program(program, t).finished for t in tapes), seq

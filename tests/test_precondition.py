@@ -10,6 +10,15 @@ def _accepts(program: str, tape: str) -> bool:
     return run_program(parse_program(program), tape).finished
 
 
+def test_reset_free_matcher_is_the_near_miss_that_restarts():
+    from delta_core.experiments.precondition import reset_free_matcher
+    from delta_core.tasks.near_miss import NearMiss
+
+    miss = NearMiss("restart", "contains_substring_restart", {"sequence": "RRB"})
+    for tape in ("RRB", "RRRB", "BRRBB", "RBRRB", "RRRRR", ""):
+        assert _accepts(reset_free_matcher("RRB", ("R", "B")), tape) == miss.label(tape), tape
+
+
 def test_reset_free_matcher_is_right_for_one_colour_patterns_and_wrong_where_a_reset_is_needed():
     from delta_core.experiments.precondition import reset_free_matcher
 
@@ -36,8 +45,9 @@ def test_fixed_program_baselines_on_a_problem_worked_out_by_hand():
     assert b["best_fixed"] < 1.0
     assert b["best_constant"] >= max(b["reject_all"], b["accept_all"])
     assert b["nearest_seen"] == pytest.approx(max(b["by_neighbour"].values()))
-    assert "prefix matcher without resets" in b["by_neighbour"]
-    assert not any("contains_substring" in label for label in b["by_neighbour"])  # the target's own skill
+    assert "restart: contains_substring_restart" in b["by_neighbour"]
+    assert "no fallback: contains_substring_no_fallback" not in b["by_neighbour"]  # RRB needs none: no miss
+    assert not any(label.endswith(": contains_substring") for label in b["by_neighbour"])  # the target's own skill
     # a candidate that is the true solution becomes the best constant on this one problem
     with_solution = fixed_program_baselines([problem], candidates=[problem.solution])
     assert with_solution["best_constant"] == 1.0 and with_solution["best_fixed"] == 1.0

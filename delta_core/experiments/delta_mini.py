@@ -72,8 +72,22 @@ def _one_colour(problem: Any) -> bool:
     return bool(sequence) and len(set(sequence)) == 1
 
 
+def _restart_or_stay(problem: Any) -> bool:
+    """A pattern problem whose automaton (contains: KMP) needs no *fallback*: every transition advances,
+    stays, or restarts at q0. Such automata are within the seen families' styles (a prefix matcher
+    restarts, a subsequence matcher stays); a fallback to a partial match (after 'RBR', an 'R' leads
+    to q1, not q0) is the skill the others need."""
+    from ..tasks.sequence import kmp_step
+
+    sequence = problem.params.get("sequence") if hasattr(problem, "params") else None
+    if not sequence:
+        return False
+    colours = sorted(set(sequence) | {"R", "B"})
+    return all(kmp_step(sequence, k, c) in (0, k, k + 1) for k in range(len(sequence)) for c in colours)
+
+
 # bridge name -> which target problems move into SFT
-BRIDGES = {"one_colour": _one_colour}
+BRIDGES = {"one_colour": _one_colour, "restart_or_stay": _restart_or_stay}
 
 
 @dataclass
@@ -115,11 +129,13 @@ class MiniExperiment:
     grok_threshold: float = 0.9
     cpu_threads: int = 1
     # --- v2 (issue 18); the defaults are v1's behaviour, so v1's results folder still reads
-    # "one_colour": the target's problems whose pattern is one colour repeated ('RRR') move into SFT. A
-    # prefix matcher without resets solves them, so they teach the prompt's words and sentence template
-    # but not the algorithm; the target keeps the problems that need a reset (KMP) transition.
+    # The target's problems that move into SFT, teaching the prompt's words and sentence template but
+    # not the algorithm: "one_colour", the patterns 'RRR', 'BB', ... (a prefix matcher without resets
+    # solves them); "restart_or_stay", every pattern whose automaton only advances, stays or restarts
+    # at q0 ('RRB', 'RBR'). The target keeps the problems that need a fallback to a partial match.
     bridge: str | None = None
     bridge_repeat: int = 1  # copies of each bridge problem in the SFT data (the template must be seen often)
+    target_min_length: int | None = None  # keep only target patterns at least this long (None: all)
     switch_on: str = "dense_mean"  # "full_pass": switch once the training full-pass rate over switch_window
     switch_window: int = 5  # steps reaches switch_threshold with >= switch_min_solved distinct problems
     switch_min_solved: int = 1  # solved; switch_step is then a step cap
@@ -143,6 +159,8 @@ class MiniExperiment:
         if self.control is not None and self.control not in self.seen:
             raise ValueError(f"control={self.control!r}: the positive control must be one of the seen families "
                              f"{self.seen} (it trains on their SFT problems and evaluates on those held out)")
+        if self.target_min_length is not None and self.bridge is None:
+            raise ValueError(f"target_min_length={self.target_min_length}: only with a bridge (v2); set bridge too")
         if self.bridge_repeat < 1:
             raise ValueError(f"bridge_repeat={self.bridge_repeat}: must be >= 1")
         if self.held_out < 1 or self.base_k < 1 or self.max_steps < 1:
@@ -216,8 +234,9 @@ def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     from ..tasks import generate
 
     moved = BRIDGES[exp.bridge]
+    shortest = exp.target_min_length or 0
     problems = [p for p in generate(config.family, config.level, "two_color", n=None, seed=exp.data_seed)
-                if not moved(p)]
+                if not moved(p) and len(p.params.get("sequence", "")) >= shortest]
     random.Random(exp.data_seed).shuffle(problems)  # as family_split does, on the problems that stay
     return problems[exp.held_out:], problems[: exp.held_out]
 

@@ -16,9 +16,9 @@ and the dense reward's easy optima are known, so that a dense "plateau" can be r
 mean dense score of fixed programs on the same problems (`fixed_program_baselines`): reject every
 tape, accept every tape, the best single program for every prompt (over a pool of candidates), and the
 *nearest seen-family program* of each problem: the program of a neighbouring language with the same
-pattern (`tasks.near_miss`: the subsequence, starts-with, ends-with, exact-sequence, one colour
-shorter) or the prefix matcher without reset transitions (`reset_free_matcher`), the paper's own
-description of its base model's attempts (App. A.1.1).
+pattern (`tasks.near_miss`: the subsequence, starts-with, ends-with, exact-sequence), the automaton
+without fallbacks, or the prefix matcher that restarts on every mismatch (`reset_free_matcher`), the
+paper's own description of its base model's attempts (App. A.1.1).
 
 The report's `checks` say which conditions hold; the chapter prints them before any RL result.
 """
@@ -66,20 +66,20 @@ def reset_free_matcher(sequence: str, colours: Sequence[str]) -> str:
 
 
 def neighbour_programs(problem: Any) -> dict[str, str]:
-    """The nearest seen-family programs of a problem: its near misses in *other* families
-    (`tasks.near_miss`: the same pattern as a subsequence, prefix, suffix, exact tape) and, for a
-    pattern family, the reset-free prefix matcher; keyed by a short label."""
+    """The nearest seen-family programs of a problem, keyed by a short label: its near misses outside
+    its own family (`tasks.near_miss`: the same pattern as a subsequence, prefix, suffix or exact tape,
+    and, for a pattern, the automaton without fallbacks and the prefix matcher that restarts on every
+    mismatch), leaving out any whose language is the problem's own."""
     from ..tasks.base import COLOUR_MODES
-    from ..tasks.near_miss import near_misses
+    from ..tasks.near_miss import NearMiss, near_misses, witness
 
     colours = COLOUR_MODES[problem.color_mode]
+    true = NearMiss("true", problem.family, problem.params)
     out = {}
     for miss in near_misses(problem.family, problem.params, colours):
-        if miss.family != problem.family:  # the family's own programs need the very skill under test
+        # the family's own programs need the very skill under test; an equal language is no miss
+        if miss.family != problem.family and witness(true, miss, colours) is not None:
             out[f"{miss.kind}: {miss.family}"] = miss.program(colours)
-    sequence = problem.params.get("sequence")
-    if sequence:
-        out["prefix matcher without resets"] = reset_free_matcher(sequence, colours)
     return out
 
 

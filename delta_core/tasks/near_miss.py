@@ -6,10 +6,11 @@ A binary reward has a hole when a program for a different language passes every 
 parameter nudged, or a sibling family with the same parameter):
 
 - starts_with / ends_with: the other end, contains_substring, exact_sequence; one colour shorter,
-  one longer;
+  one longer; ends_with also its automaton without fallbacks;
 - exact_sequence: starts_with, ends_with, contains_substring, contains_ordered; one shorter, one longer;
 - contains_substring: contains_ordered (the subsequence), starts_with, ends_with, exact_sequence; one
-  colour shorter at either end;
+  colour shorter at either end; the KMP automaton without fallbacks to a partial match, and the
+  prefix matcher that restarts on every mismatch (automata only, `AUTOMATON_ONLY`);
 - contains_ordered: contains_substring, the colour counts (order ignored), starts_with, ends_with; one
   colour shorter at either end;
 - contains_count: each minimum one lower (a minimum of 1 dropped) and one higher; the counts as a
@@ -50,7 +51,7 @@ from .base import FAMILIES, Params
 from .contains import count_dfa, not_contains_dfa, ordered_dfa, substring_dfa
 from .programs import DFA, build_dfa, dfa_program
 from .regex import EXPRESSIONS, expand, regex_dfa
-from .sequence import ends_dfa, exact_dfa, starts_dfa
+from .sequence import ends_dfa, exact_dfa, kmp_step, starts_dfa
 
 __all__ = [
     "NearMiss",
@@ -74,6 +75,9 @@ class NearMiss:
 
     def label(self, tape: str) -> bool | str:
         """Acceptors: whether the tape is accepted; transducers: the output."""
+        if self.family in AUTOMATON_ONLY:  # a wrong automaton, not a family: run it
+            dfa = language_dfa(self.family, self.params, tuple(sorted(set(tape) | {"R", "B"})))
+            return dfa.accepts(tape) != self.negate
         fam = FAMILIES[self.family]
         if fam.kind == "acceptor":
             return fam.accepts(self.params, tape) != self.negate
@@ -90,6 +94,9 @@ def _key(params: Params) -> str:
 @functools.lru_cache(maxsize=8192)
 def _program(family: str, key: str, negate: bool, colours: tuple[str, ...]) -> str:
     params = json.loads(key)
+    if family in AUTOMATON_ONLY:
+        dfa = language_dfa(family, params, colours)
+        return dfa_program(_complement(dfa) if negate else dfa, AUTOMATON_ONLY[family][1].format(**params))
     if not negate:
         return FAMILIES[family].solution(params, colours)
     dfa = language_dfa(family, params, colours)
@@ -114,7 +121,45 @@ def _comparison_dfa(p: Params, colours) -> DFA:
     return build_dfa(0, lambda v, c: min(2 * v + (c == "B"), k + 1), test, colours)
 
 
+def _pattern_without_fallback(absorbing: bool, restart_always: bool):
+    """The KMP automaton of a pattern (contains: accepting for good once seen; ends_with: not) with
+    its *fallbacks* removed: a transition to a partial match other than the state itself goes back to
+    q0 instead; with `restart_always`, every non-advancing transition does (a prefix matcher without
+    resets). These are the programs a model writes when it knows prefix matchers and subsequence
+    matchers but not the failure function; tests must tell them apart from the real automaton."""
+
+    def dfa(p: Params, colours) -> DFA:
+        s = p["sequence"]
+        n = len(s)
+
+        def step(k: int, c: str) -> int:
+            if absorbing and k == n:
+                return n
+            j = kmp_step(s, k, c)  # k == n too (ends_with goes on after a match)
+            if k < n and j == k + 1:
+                return j
+            if restart_always:
+                return 0
+            return j if j in (0, k) else 0
+
+        return build_dfa(0, step, lambda k: k == n, colours)
+
+    return dfa
+
+
+# Wrong automata that are no family's solution: name -> (automaton builder, program comment).
+AUTOMATON_ONLY: dict[str, tuple[Callable[[Params, tuple[str, ...]], DFA], str]] = {
+    "contains_substring_no_fallback": (_pattern_without_fallback(True, False),
+                                       "Contains {sequence}, but a mismatch never falls back to a partial match."),
+    "contains_substring_restart": (_pattern_without_fallback(True, True),
+                                   "Contains {sequence} as a prefix matcher that restarts at q0 on any mismatch."),
+    "ends_with_no_fallback": (_pattern_without_fallback(False, False),
+                              "Ends with {sequence}, but a mismatch never falls back to a partial match."),
+}
+
+
 LANGUAGE_DFAS: dict[str, Callable[[Params, tuple[str, ...]], DFA]] = {
+    **{name: builder for name, (builder, _) in AUTOMATON_ONLY.items()},
     "starts_with": starts_dfa,
     "ends_with": ends_dfa,
     "exact_sequence": exact_dfa,
@@ -153,6 +198,7 @@ def _sequence_misses(family: str, s: str, colours) -> list[NearMiss | None]:
         misses += [_seq("prefix", "starts_with", s), _seq("substring", "contains_substring", s)]
         misses += [_seq("exact", "exact_sequence", s), _seq("shorter", "ends_with", s[1:])]
         misses += [_seq("longer", "ends_with", c + s) for c in colours]
+        misses += [_seq("no fallback", "ends_with_no_fallback", s)]
     elif family == "exact_sequence":
         misses += [_seq("prefix", "starts_with", s), _seq("suffix", "ends_with", s)]
         misses += [_seq("substring", "contains_substring", s), _seq("subsequence", "contains_ordered", s)]
@@ -162,6 +208,8 @@ def _sequence_misses(family: str, s: str, colours) -> list[NearMiss | None]:
         misses += [_seq("subsequence", "contains_ordered", s), _seq("prefix", "starts_with", s)]
         misses += [_seq("suffix", "ends_with", s), _seq("exact", "exact_sequence", s)]
         misses += [_seq("shorter", "contains_substring", t) for t in (s[:-1], s[1:])]
+        misses += [_seq("no fallback", "contains_substring_no_fallback", s),
+                   _seq("restart", "contains_substring_restart", s)]
     elif family == "contains_ordered":
         counts = [[c, s.count(c)] for c in colours if c in s]
         misses += [_seq("substring", "contains_substring", s)]
