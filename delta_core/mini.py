@@ -285,6 +285,10 @@ def warm_start(
         train_dataset=datasets.Dataset.from_list(sft_rows(problems)),
         processing_class=loaded.tokenizer,
     )
+    if not progress:  # without a bar the Trainer prints every log dict (PrinterCallback): keep output quiet
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     trainer.train()
     out = Path(out_dir)
     trainer.save_model(str(out))

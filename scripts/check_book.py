@@ -12,7 +12,13 @@ to any other host is blocked, so the check also proves that the book renders off
   the target page does not have;
 - an <img> that did not decode (naturalWidth 0), and an empty figure: a notebook output or figure
   whose <img> has no source or zero size, or whose <svg> has no content, or an ipywidget that was not
-  rendered from the state saved in the notebook.
+  rendered from the state saved in the notebook;
+- a raw Markdown table: pipe-table text (`|---|`) left in a rendered paragraph, list item or table cell
+  (Markdown that a notebook output printed and nobody parsed), code excluded;
+- a stderr block in a notebook output (warnings, tracebacks, library chatter: not for readers);
+- a figure whose labels may overlap: matplotlib's layout warnings ("Tight layout not applied", "constrained
+  layout not applied", and the like) in any output;
+- a progress bar in an output (a tqdm widget or its text, e.g. "Loading weights: 0%|").
 
 A PNG screenshot of each page goes to --screenshots, and a summary table is printed. Exit status: 0 when
 every page passes, 1 when one fails, 2 when the check could not run (no Chromium, no built book).
@@ -130,6 +136,10 @@ class PageReport:
     broken_links: list[str] = field(default_factory=list)
     bad_images: list[str] = field(default_factory=list)
     empty_figures: list[str] = field(default_factory=list)
+    raw_tables: list[str] = field(default_factory=list)  # pipe-table text in a rendered paragraph
+    stderr_blocks: list[str] = field(default_factory=list)  # stderr outputs of notebook cells
+    figure_warnings: list[str] = field(default_factory=list)  # matplotlib layout warnings: overlapping labels
+    progress_bars: list[str] = field(default_factory=list)  # tqdm widgets or their text in outputs
     links: int = 0
     images: int = 0
     seconds: float = 0.0
@@ -143,6 +153,10 @@ class PageReport:
         "broken_links",
         "bad_images",
         "empty_figures",
+        "raw_tables",
+        "stderr_blocks",
+        "figure_warnings",
+        "progress_bars",
     )
 
     @property
@@ -169,7 +183,7 @@ def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 # Runs in the page once it has loaded: settle MathJax, make lazy images load, then report the images,
 # empty figures and the links.
-PAGE_PROBE = """
+PAGE_PROBE = r"""
 async () => {
   for (const img of document.images) if (img.loading === "lazy") img.loading = "eager";
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -211,7 +225,26 @@ async () => {
   const links = [...document.querySelectorAll("a[href]")]
     .map(a => a.href)
     .filter(h => h.startsWith("http:") || h.startsWith("https:"));
-  return {badImages, empty: [...new Set(empty)], links, images: document.images.length};
+  // text a reader sees as prose: code, maths and scripts left out
+  const prose = el => [...el.childNodes].map(n => n.nodeType === Node.TEXT_NODE ? n.textContent
+    : n.nodeType === Node.ELEMENT_NODE && !n.matches("code, pre, kbd, script, style, .math, mjx-container") ? prose(n) : "").join("");
+  const short = text => text.replace(/\s+/g, " ").trim().slice(0, 70);
+  const rawTables = [...document.querySelectorAll("p, li, td, th, dd, blockquote")]
+    .filter(el => !el.closest("pre, .highlight") && /\|\s*:?-{3,}:?\s*\|/.test(prose(el)))
+    .map(el => `"${short(prose(el))}" in ${where(el)}`);
+  const stderr = [...document.querySelectorAll(".output.stderr, .stderr")]
+    .map(el => `"${short(el.textContent)}" in ${where(el)}`);
+  const outputs = [...document.querySelectorAll(".cell_output, .output")];
+  const LAYOUT = /(tight_layout|tight layout|constrained_layout|constrained layout)[^\n]*(not applied|cannot|overlap)|not compatible with tight_layout|Tight layout not applied/i;
+  const figureWarnings = outputs.filter(el => LAYOUT.test(el.textContent))
+    .map(el => `"${short(el.textContent.match(LAYOUT)[0])}" in ${where(el)}`);
+  const BAR = /\d+%\|[^\n]*\|\s*\d+\/\d+/;
+  const progress = [
+    ...outputs.filter(el => el.querySelector(".widget-progress, progress, .progress-bar")).map(el => `progress widget in ${where(el)}`),
+    ...outputs.filter(el => BAR.test(el.textContent)).map(el => `"${short(el.textContent.match(BAR)[0])}" in ${where(el)}`),
+  ];
+  return {badImages, empty: [...new Set(empty)], links, images: document.images.length, rawTables: [...new Set(rawTables)],
+          stderr: [...new Set(stderr)], figureWarnings: [...new Set(figureWarnings)], progress: [...new Set(progress)]};
 }
 """
 
@@ -326,6 +359,10 @@ def check_site(
                     probe = {"badImages": [], "empty": [], "links": [], "images": 0}
                 report.bad_images = probe["badImages"]
                 report.empty_figures = probe["empty"]
+                report.raw_tables = probe.get("rawTables", [])
+                report.stderr_blocks = probe.get("stderr", [])
+                report.figure_warnings = probe.get("figureWarnings", [])
+                report.progress_bars = probe.get("progress", [])
                 report.images = probe["images"]
                 report.links = len(probe["links"])
                 for href in sorted(set(probe["links"])):
@@ -347,7 +384,8 @@ def check_site(
 
 def summary_table(reports: list[PageReport]) -> str:
     """A fixed-width table: one line per page, one column per kind of problem."""
-    cols = ("console", "js", "blocked", "failed", "links", "images", "figures")
+    cols = ("console", "js", "blocked", "failed", "links", "images", "figures", "tables", "stderr", "layout",
+            "progress")
     width = max([len("page"), *(len(r.page) for r in reports)])
     lines = [
         f"{'page':<{width}}  {'result':<6}  " + "  ".join(f"{c:>7}" for c in cols) + "  checked     time"

@@ -1,4 +1,6 @@
-"""scripts/check_book.py must be able to fail: a tiny site with one fault of each kind it looks for.
+"""scripts/check_book.py must be able to fail: a tiny site with one fault of each kind it looks for
+(broken pages, and what a reader should never see in a built page: raw Markdown tables, stderr blocks,
+figures whose labels overlap, progress bars).
 
 Needs Chromium (Debian: apt-get install chromium) and the playwright package. Marked `book_check`: run by
 `make check-book` (after it has ensured Chromium), deselected in `make test-unit`. Without Chromium or
@@ -143,3 +145,67 @@ def test_screenshot_survives_a_renderer_crash(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def write_output_faults(root: Path) -> None:
+    """A clean page, and one page per reader-facing fault of a rendered notebook (myst-nb's markup)."""
+    root.mkdir(parents=True)
+    cell = '<div class="cell_output docutils container">{}</div>'
+    (root / "index.html").write_text(
+        '<html><body><section id="ok"><p>A table written as a table:</p>'
+        "<table><tr><td>a</td><td>b</td></tr></table>"
+        "<p>Inline code may show the syntax: <code>| a | b |\n|---|---|</code>.</p>"
+        '<div class="highlight"><pre>| a | b |\n|---|---|</pre></div>'
+        + cell.format('<div class="output stream highlight-myst-ansi"><pre>10 steps in 6 s</pre></div>')
+        + "</section></body></html>"
+    )
+    (root / "raw_table.html").write_text(
+        '<html><body><section id="claims"><div class="cell_output"><div class="output text_markdown">'
+        "<p>| | claim | status |\n|---|---|---|\n| C1 | a claim | reproduced |</p></div></div></section></body></html>"
+    )
+    (root / "stderr.html").write_text(
+        '<html><body><section id="run">'
+        + cell.format('<div class="output stderr highlight-myst-ansi"><pre>[transformers] Ignoring '
+                      "clean_up_tokenization_spaces=True</pre></div>")
+        + "</section></body></html>"
+    )
+    (root / "overlap.html").write_text(  # the warning printed to stdout: not a stderr block, still a fault
+        '<html><body><section id="heatmaps">'
+        + cell.format('<div class="output stream highlight-myst-ansi"><pre>transfer_report.py:95: UserWarning: '
+                      "Tight layout not applied. tight_layout cannot make Axes height small enough to accommodate "
+                      "all Axes decorations.</pre></div>")
+        + "</section></body></html>"
+    )
+    (root / "progress.html").write_text(
+        '<html><body><section id="load">'
+        + cell.format("<pre>Loading weights:   0%|          | 0/272 [00:00&lt;?, ?it/s]</pre>")
+        + cell.format('<div class="widget-progress"></div>')
+        + "</section></body></html>"
+    )
+
+
+def test_checker_fails_on_raw_tables_stderr_overlapping_figures_and_progress_bars(tmp_path):
+    site = tmp_path / "html"
+    write_output_faults(site)
+    reports = {r.page: r for r in check_book.check_site(site)}
+    assert reports["index.html"].ok, reports["index.html"].problems
+    raw = reports["raw_table.html"]
+    assert not raw.ok and len(raw.raw_tables) == 1 and "#claims" in raw.raw_tables[0]
+    err = reports["stderr.html"]
+    assert not err.ok and "clean_up_tokenization_spaces" in err.stderr_blocks[0]
+    overlap = reports["overlap.html"]
+    assert not overlap.ok and "Tight layout not applied" in overlap.figure_warnings[0]
+    assert overlap.stderr_blocks == []  # a separate fault: the warning went to stdout
+    bars = reports["progress.html"]
+    assert not bars.ok and len(bars.progress_bars) == 2
+    for name, report in reports.items():  # each fault page fails for its own reason only
+        kinds = {p.split(":")[0] for p in report.problems}
+        assert len(kinds) <= 1, (name, report.problems)
+
+
+def test_command_line_fails_on_output_faults(tmp_path, capsys):
+    site = tmp_path / "html"
+    write_output_faults(site)
+    assert check_book.main([str(site), "--screenshots", ""]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 5 pages ok" in out and "raw_tables:" in out and "stderr_blocks:" in out

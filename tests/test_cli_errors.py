@@ -53,6 +53,8 @@ MINI = "delta_core.mini"
 TRAIN = "delta_core.train"
 BASELINE = "delta_core.experiments.baseline"
 DELTA_MINI = "delta_core.experiments.delta_mini"
+PILOTS = "delta_core.experiments.delta_mini_pilots"
+VERDICT = "delta_core.experiments.delta_mini_verdict"
 TRANSFER_M = "delta_core.experiments.transfer_manufactoria"
 TRANSFER_B = "delta_core.experiments.transfer_bouncingsim"
 
@@ -92,6 +94,11 @@ CASES = [
     (DELTA_MINI, ["arms", "--out", "{tmp}"], ["--out {tmp}", "no base model"]),
     (DELTA_MINI, ["summary", "--out", "{tmp}", "--set", "max_steps"], ["--set 'max_steps'", "KEY=VALUE"]),
     (DELTA_MINI, ["base", "--out", "{tmp}", "--config", "{tmp}/missing.json"], ["--config {tmp}/missing.json"]),
+    # DELTA-mini v2's pilots and verdict: a folder without a base, an unknown arm, no such folder
+    (PILOTS, ["lr", "{tmp}"], ["DIR {tmp}", "needs experiment.json and base/"]),
+    (PILOTS, ["control", "{tmp}", "--arm", "dense"], ["--arm", "invalid choice"]),
+    (PILOTS, ["lr", "{tmp}", "--steps", "0"], ["--steps", ">= 1"]),
+    (VERDICT, ["/nonexistent"], ["DIR /nonexistent", "no such folder"]),
     # Manufactoria transfer: no DELTA-mini results, a bad k
     (TRANSFER_M, ["--mini", "{tmp}/none", "--out", "{tmp}/t"], ["--mini {tmp}/none", "no such folder"]),
     (TRANSFER_M, ["--mini", "{tmp}", "--out", "{tmp}/t"], ["--mini {tmp}", "experiment.json"]),

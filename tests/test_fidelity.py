@@ -11,6 +11,15 @@ from delta_core.experiments.fidelity import MissingKey, evaluate_claims, get, st
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = "book/results/delta_mini/summary.json"
+HELD_OUT = "book/results/delta_mini/held_out_target.jsonl"  # the v1 runs' committed target tests
+ORDERED = "book/results/delta_mini/exploration/ordered_target"
+
+
+def with_held_out(root: Path, rel: str = HELD_OUT, src: str = HELD_OUT) -> str:
+    """Copy committed target tests into a synthetic root (the C3 rule judges its baselines on them)."""
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_text((ROOT / src).read_text())
+    return rel
 
 
 def write(root: Path, rel: str, data) -> None:
@@ -72,18 +81,18 @@ def test_key_paths_as_lists_with_wildcards():
 
 def test_gain_interval_and_collapse_can_fail_or_stay_undecided():
     d = {"x": {"before_pass1": 0.3, "after_pass1": 0.1, "ci_low": -0.3, "ci_high": -0.1}}
-    assert fidelity.gain_interval(d, key="x", expect="up").status == "not reproduced"
+    assert fidelity.gain_interval(d, key="x", expect="up").status == "refuted"
     assert fidelity.gain_interval(d, key="x", expect="none").status == "reproduced"
     up = {"x": {"before_pass1": 0.0, "after_pass1": 0.4, "ci_low": 0.3, "ci_high": 0.5}}
-    assert fidelity.gain_interval(up, key="x", expect="none", margin=0.05).status == "not reproduced"
+    assert fidelity.gain_interval(up, key="x", expect="none", margin=0.05).status == "refuted"
     assert fidelity.gain_interval(up, key="x", expect="up", strong=0.5).status == "partly"
     runs = {"runs": [{"best_full_pass": 0.95, "final_full_pass": 0.9}]}
-    assert fidelity.collapse_from_runs(runs, runs_key="runs").status == "not reproduced"
+    assert fidelity.collapse_from_runs(runs, runs_key="runs").status == "refuted"
     low = {"runs": [{"best_full_pass": 0.5, "final_full_pass": 0.1}]}
-    assert fidelity.collapse_from_runs(low, runs_key="runs").status == "untested here (no run converged)"
+    assert fidelity.collapse_from_runs(low, runs_key="runs").status == "inconclusive (no run converged)"
 
 
-def test_missing_artifact_missing_key_and_not_attempted_are_untested(tmp_path):
+def test_missing_artifact_missing_key_and_not_attempted_are_not_run(tmp_path):
     write(tmp_path, MINI, {"arms": {"binary": {"final_heldout_full_pass": 0.0}}})
     path = claims_file(
         tmp_path,
@@ -95,18 +104,18 @@ def test_missing_artifact_missing_key_and_not_attempted_are_untested(tmp_path):
     )
     got = statuses(path)
     assert got == {
-        "A": "untested here (no artifact: book/results/nothing/summary.json)",
-        "B": f"untested here (missing key 'arms.binary.max_heldout_full_pass' in {MINI})",
-        "C": "untested here (not implemented here)",
+        "A": "not run (no artifact yet: book/results/nothing/summary.json)",
+        "B": f"not run ({MINI} has no arms.binary.max_heldout_full_pass yet)",
+        "C": "not run (not implemented here)",
     }
-    assert status_counts(evaluate_claims(path))["untested here"] == 3
+    assert status_counts(evaluate_claims(path))["not run"] == 3
 
 
 def test_unreadable_artifact_is_untested_not_a_crash(tmp_path):
     (tmp_path / "book/results").mkdir(parents=True)
     (tmp_path / "book/results/x.json").write_text("{not json")
     path = claims_file(tmp_path, [claim("A", "book/results/x.json", "at_most", key="x", reproduced=0.1)])
-    assert statuses(path)["A"].startswith("untested here (unreadable artifact")
+    assert statuses(path)["A"].startswith("not run (unreadable artifact")
 
 
 def test_delta_mini_rules_reproduced(tmp_path):
@@ -114,9 +123,10 @@ def test_delta_mini_rules_reproduced(tmp_path):
         tmp_path,
         MINI,
         {
+            "experiment": {"target": "contains_substring/medium"},
             "arms": {
                 "binary": arm(final=0.0, best=0.0),
-                "dense": arm(final=0.0, best=0.005, dense=0.62),
+                "dense": arm(final=0.0, best=0.005, dense=0.9),  # above every fixed program (best 0.74)
                 "dense_then_binary": arm(
                     final=0.97, s10=180, s50=200, s90=230, switch=100, converged=230, collapse=320
                 ),
@@ -137,6 +147,7 @@ def test_delta_mini_rules_reproduced(tmp_path):
                 "saturates_without_full_pass",
                 dense_key="arms.dense.final_dense_mean",
                 full_key="arms.dense.max_heldout_full_pass",
+                baseline_tests=with_held_out(tmp_path),
             ),
             claim(
                 "C4",
@@ -169,8 +180,9 @@ def test_delta_mini_rules_can_fail(tmp_path):
         tmp_path,
         MINI,
         {
+            "experiment": {"target": "contains_substring/medium"},
             "arms": {
-                "binary": arm(final=0.4, best=0.5),  # binary-only learnt: C2 not reproduced
+                "binary": arm(final=0.4, best=0.5),  # binary-only learnt: C2 refuted
                 "dense": arm(
                     final=0.3, best=0.3, dense=0.9
                 ),  # dense-only reaches full passes: C3 not reproduced
@@ -193,6 +205,7 @@ def test_delta_mini_rules_can_fail(tmp_path):
                 "saturates_without_full_pass",
                 dense_key="arms.dense.final_dense_mean",
                 full_key="arms.dense.max_heldout_full_pass",
+                baseline_tests=with_held_out(tmp_path),
             ),
             claim(
                 "C4",
@@ -213,11 +226,11 @@ def test_delta_mini_rules_can_fail(tmp_path):
         ],
     )
     assert statuses(path) == {
-        "C2": "not reproduced",
-        "C3": "not reproduced",
-        "C4": "not reproduced",
-        "C6": "not reproduced",
-        "C15": "untested here (the run never converged)",
+        "C2": "refuted",
+        "C3": "refuted",
+        "C4": "refuted",
+        "C6": "refuted",
+        "C15": "inconclusive (the run never converged)",
     }
 
 
@@ -300,16 +313,18 @@ def test_the_books_claims_file():
     assert all(r.kind in fidelity.STATUSES for r in rows)
     for r in rows:  # an absent artifact must say so, never look like a result
         if r.artifact and not (ROOT / r.artifact).is_file():
-            assert r.status == f"untested here (no artifact: {r.artifact})"
+            assert r.kind == "not run" and r.ours == "—"
+        assert "missing key" not in r.status  # internal text never reaches the reader (C6, C10)
     table = to_markdown(rows)
     assert table.count("\n") == len(rows) + 1 and "| C15 |" in table
     assert to_html(rows).count("<tr") == len(rows) + 1
     if (ROOT / "book/results/baseline/summary.json").is_file():
-        assert rows[0].status != "untested here" and rows[0].ours.startswith("pass@")
+        assert rows[0].kind != "not run" and rows[0].ours.startswith("pass@")
 
 
-def mini_run(seed, final, best, s10, s50, switch=None):
+def mini_run(seed, final, best, s10, s50, switch=None, after_dense=0.5):
     return {
+        "after_target": {"dense_mean": after_dense},
         "seed": seed,
         "final_full_pass": final,
         "best_full_pass": best,
@@ -348,13 +363,14 @@ def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
         tmp_path,
         MINI,
         {
+            "experiment": {"target": "contains_substring/medium"},
             "base": {"target_pass@128": 0.0, "target_dense_mean": 0.31},
             "arms": {
                 "binary": mini_arm(
                     [mini_run(s, 0.0, 0.0, None, None) for s in (0, 1, 2)], dense=0.1, zero_std=1.0
                 ),
                 "dense": mini_arm(
-                    [mini_run(s, 0.0, 0.0, None, None) for s in (0, 1, 2)], dense=0.7, zero_std=0.2
+                    [mini_run(s, 0.0, 0.0, None, None, after_dense=0.85) for s in (0, 1, 2)], dense=0.7, zero_std=0.2
                 ),
                 "dense_then_binary": mini_arm(
                     [
@@ -414,24 +430,25 @@ def test_the_books_claims_on_artifacts_shaped_like_their_producers(tmp_path):
             ]
         },
     )
+    with_held_out(tmp_path)
     (tmp_path / "book" / "claims.yaml").write_text((ROOT / "book" / "claims.yaml").read_text())
     got = statuses(tmp_path / "book" / "claims.yaml")
     assert got == {
         "C1": "partly",
-        "C1b": "reproduced",
-        "C2": "reproduced",
-        "C3": "reproduced",
+        "C1b": "precondition (met: chosen by construction: the target family is left out of SFT)",
+        "C2": "precondition (holds by construction: every group's rewards tied, so GRPO had no signal to learn from)",
+        "C3": "reproduced",  # held-out dense 0.85 > the best fixed program (0.74), no full pass
         "C4": "partly",  # mean final 68% < 90%
         "C5": "partly",  # one (model, family) pair
-        "C6": f"untested here (missing key 'arms.replay' in {MINI})",
-        "C7": "untested here (feedback-in-the-loop is not implemented here)",
+        "C6": "not run (no experience-replay arm has been trained yet; the trainer has the option)",
+        "C7": "not run (feedback-in-the-loop is not implemented here)",
         "C8": got["C8"],
         "C9": got["C9"],
-        "C10": f"untested here (missing key 'arms.hard_family.final_full_pass_max' in {MINI})",
-        "C11": "untested here (missing key 'id.before_pass1' in book/results/transfer/bouncingsim/summary.json)",
-        "C12": "partly",  # a significant gain, but tiers pooled
-        "C13": "untested here (the interval includes no gain: undecided at this scale)",
-        "C14": "reproduced",
+        "C10": "not run (no dense → binary run on a harder family such as PREPEND has been made yet)",
+        "C11": "not run (book/results/transfer/bouncingsim/summary.json has no id.before_pass1 yet)",
+        "C12": "reproduced",  # a significant gain
+        "C13": "inconclusive (the interval includes no gain: undecided at this scale)",
+        "C14": "reproduced",  # from a base near 0
         "C15": "reproduced",  # seed 2: 90% -> 20%
     }
 
@@ -440,7 +457,141 @@ def test_gain_interval_refutes_when_a_meaningful_gain_is_ruled_out():
     from delta_core.experiments.fidelity import gain_interval
 
     data = {"axis": {"before_pass1": 0.39, "after_pass1": 0.36, "ci_low": -0.06, "ci_high": 0.01}}
-    assert gain_interval(data, key="axis", expect="up").status.startswith("untested here")
-    assert gain_interval(data, key="axis", expect="up", refute_below=0.05).status == "not reproduced"
+    assert gain_interval(data, key="axis", expect="up").status.startswith("inconclusive")
+    assert gain_interval(data, key="axis", expect="up", refute_below=0.05).status == "refuted"
     data["axis"].update(ci_low=0.02, ci_high=0.2)
     assert gain_interval(data, key="axis", expect="up", refute_below=0.05).status == "reproduced"
+
+
+# --- the rules cannot flatter (issue 19): each test below fails on the flattering rule it replaced ----
+
+
+def test_fixed_program_baselines_on_the_committed_target_tests():
+    """What a prompt-blind program earns on the tests the v1 runs were evaluated on (judged, not typed):
+    the constant program beats reject-all, and both beat accept-all."""
+    from delta_core.experiments.baselines import fixed_program_baselines, load_target_problems
+
+    v1 = fixed_program_baselines(load_target_problems(ROOT / HELD_OUT), "contains_substring/medium")
+    assert v1["n_problems"] == 16
+    assert v1["accept_all"] < v1["reject_all"] <= v1["best_constant"] == v1["best"]
+    assert abs(v1["reject_all"] + v1["accept_all"] - 1) < 1e-9  # acceptors: every test is one or the other
+    assert 0.6 < v1["reject_all"] < 0.8
+    ordered = fixed_program_baselines(
+        load_target_problems(ROOT / ORDERED / "held_out_target.jsonl"), "contains_ordered/medium"
+    )
+    assert ordered["best"] > ordered["reject_all"] + 0.1 and ordered["best_name"].startswith("Contains")
+
+
+@pytest.mark.parametrize(
+    "run, held_out",
+    [("book/results/delta_mini", HELD_OUT), (ORDERED, f"{ORDERED}/held_out_target.jsonl")],
+)
+def test_c3_a_dense_plateau_at_a_fixed_program_is_not_a_reproduction(run, held_out):
+    """The committed dense-only arms reached held-out dense scores (0.70; 0.82) far above the old
+    `min_dense = 0.3`, with no full pass: the old rule said "reproduced". Both sit at or below the best
+    fixed program of their target (reject-all 0.71 / a constant program 0.74; 0.86), i.e. the arm learnt
+    to ignore the prompt: inconclusive, never reproduced."""
+    data = json.loads((ROOT / run / "summary.json").read_text())
+    dense_key = ["arms", "dense", "runs", "*", "after_target", "dense_mean"]
+    assert fidelity._mean_value(data, dense_key) >= 0.3 and data["arms"]["dense"]["final_full_pass_max"] <= 0.01
+    result = fidelity.saturates_without_full_pass(
+        data, dense_key=dense_key, full_key="arms.dense.final_full_pass_max", baseline_tests=held_out, root=ROOT
+    )
+    assert result.status.startswith("inconclusive (") and "best fixed program" in result.ours
+    # the same artifact with the plateau lifted above the baselines is a reproduction: the rule can pass
+    for r in data["arms"]["dense"]["runs"]:
+        r["after_target"]["dense_mean"] = 0.95
+    lifted = fidelity.saturates_without_full_pass(
+        data, dense_key=dense_key, full_key="arms.dense.final_full_pass_max", baseline_tests=held_out, root=ROOT
+    )
+    assert lifted.status == "reproduced"
+
+
+def test_c3_needs_the_target_tests():
+    with pytest.raises(TypeError):  # no baseline, no rule: the old threshold-only form is refused
+        fidelity.saturates_without_full_pass({}, dense_key="a", full_key="b", min_dense=0.3)
+
+
+def test_c14_a_drop_from_a_base_that_already_passes_is_not_comparable():
+    """The committed transformative axis: 56% before RL, 44% after, interval below 0. Under the old rule
+    "the interval rules out a gain" made C14 reproduced; the paper's ~0% is for a base near 0."""
+    data = json.loads((ROOT / "book/results/transfer/bouncingsim/summary.json").read_text())
+    assert data["transformative"]["before_pass1"] > 0.5 and data["transformative"]["ci_high"] < 0
+    flattering = fidelity.gain_interval(data, key="transformative", expect="none", margin=0.05)
+    assert flattering.status == "reproduced"  # what the old rule said
+    honest = fidelity.gain_interval(data, key="transformative", expect="none", margin=0.05, max_before=0.1)
+    assert honest.status.startswith("not comparable (")
+    data["transformative"].update(before_pass1=0.02, after_pass1=0.0, ci_low=-0.04, ci_high=0.0)
+    assert fidelity.gain_interval(data, key="transformative", expect="none", margin=0.05, max_before=0.1).status == (
+        "reproduced"
+    )
+
+
+def test_c1b_and_c2_are_preconditions_never_counted_as_reproductions():
+    rows = {r.id: r for r in evaluate_claims(ROOT / "book" / "claims.yaml")}
+    assert rows["C1b"].kind == "precondition" and rows["C1b"].status.startswith("precondition (met")
+    assert rows["C2"].kind == "precondition" and "by construction" in rows["C2"].status
+    counts = status_counts(list(rows.values()))
+    assert counts["reproduced"] == sum(r.kind == "reproduced" for r in rows.values())
+    assert counts["precondition"] == 2
+    # C2 is a real finding only when some group had reward spread: then a stall is reproduced
+    data = {"arms": {"binary": {"final_full_pass_max": 0.0, "frac_zero_std_last10": 0.6}}}
+    result = fidelity.at_most(
+        data, key="arms.binary.final_full_pass_max", reproduced=0.02, tied_key="arms.binary.frac_zero_std_last10"
+    )
+    assert result.status == "reproduced"
+
+
+def test_a_precondition_that_fails_says_not_met(tmp_path):
+    write(tmp_path, MINI, {"base": {"target_pass@128": 0.2}})
+    c = claim("C1b", MINI, "at_most", key=["base", "target_pass@128"], reproduced=0.0)
+    c.update(role="precondition", why="chosen by construction")
+    assert statuses(claims_file(tmp_path, [c]))["C1b"] == "precondition (not met)"
+
+
+def test_c4_without_a_jump_from_a_base_that_cannot_read_the_prompt_is_inconclusive():
+    """v1: no seed ever reached 10%, and the base scored 0.04 on the target, below accept-all (0.29):
+    the old rule called that "not reproduced" (a refutation); the test's precondition was not met."""
+    data = json.loads((ROOT / MINI).read_text())
+    params = dict(
+        final_key="arms.dense_then_binary.final_full_pass_mean",
+        first_10_key=["arms", "dense_then_binary", "runs", "*", "first_step_full_pass_ge_0.1"],
+    )
+    assert fidelity.plateau_then_jump(data, **params).status == "refuted"  # the old rule
+    gated = fidelity.plateau_then_jump(
+        data, **params, base_dense_key="base.target_dense_mean", baseline_tests=HELD_OUT, root=ROOT
+    )
+    assert gated.status == "inconclusive (precondition not met: the base could not read the target prompt)"
+    data["base"]["target_dense_mean"] = 0.5  # a base that reads the prompt: no jump is a refutation
+    assert fidelity.plateau_then_jump(
+        data, **params, base_dense_key="base.target_dense_mean", baseline_tests=HELD_OUT, root=ROOT
+    ).status == "refuted"
+
+
+def test_c6_and_c10_say_not_run_and_why():
+    rows = {r.id: r for r in evaluate_claims(ROOT / "book" / "claims.yaml")}
+    for cid in ("C6", "C10"):
+        assert rows[cid].status.startswith("not run (no ") and "missing key" not in rows[cid].status
+        assert "arms." not in rows[cid].status
+
+
+def test_c11_c12_caveats_agree_with_chapter_5():
+    """Chapter 5 shows a per-step training curve and the gain per tier: the fidelity table must not say
+    they do not exist, and C12 shows the per-tier gains it reads."""
+    text = (ROOT / "book" / "claims.yaml").read_text()
+    assert "no per-step curve" not in text and "not measured" not in text
+    rows = {r.id: r for r in evaluate_claims(ROOT / "book" / "claims.yaml")}
+    levels = json.loads((ROOT / "book/results/transfer/bouncingsim/summary.json").read_text())["exploratory"]["by_level"]
+    for level, v in levels.items():
+        assert f"{level} {v['after_pass1'] - v['before_pass1']:+.2f}" in rows["C12"].ours
+
+
+def test_one_vocabulary_in_chapters_5_and_7():
+    """Every verdict chapter 5 prints (the committed transfer summaries) is a word of chapter 7's table."""
+    for rel in ("transfer/bouncingsim/summary.json", "transfer/manufactoria/summary.json"):
+        summary = json.loads((ROOT / "book/results" / rel).read_text())
+        for axis, s in summary.items():
+            assert s["verdict"] in fidelity.STATUSES, (rel, axis, s["verdict"])
+    assert fidelity.vocabulary("not reproduced") == "refuted"
+    with pytest.raises(ValueError):
+        fidelity.vocabulary("sort of")

@@ -42,11 +42,21 @@ def test_the_file_covers_every_family_and_level():
     assert {k.split("/")[0] for k in SPEC_KEYS} == set(FAMILIES) == set(SPEC_SETTINGS)
 
 
+# A deliberate difference (book/differences.md): in two-colour mode these families' tests also reject
+# every automaton one transition away from the solution (issue 18), which takes a few more tests than
+# the reference's construction. Their test counts may exceed the reference's; nothing else may differ.
+MORE_TESTS = {("contains_substring", "two_color"), ("ends_with", "two_color")}
+
+
 @pytest.mark.parametrize("family,mode", spec_rows(), ids="-".join)
 def test_default_settings_match_the_reference_distribution(family, mode):
     ours = CHECKED_IN["spec_settings"][f"{family}/{mode}"]
     target = SPEC_TARGETS[(family, mode)]
-    assert not compare(ours, target), compare(ours, target)
+    problems = compare(ours, target)
+    if (family, mode) in MORE_TESTS:
+        assert target["tests_mean"] <= ours["tests_mean"] <= 35
+        problems = [p for p in problems if not p.startswith("tests_mean")]
+    assert not problems, problems
     assert abs(ours["max_len"] - target["max_len"]) <= 1
     assert ours["tests_max"] <= 35
 
@@ -61,7 +71,10 @@ def test_levels_at_the_default_settings_match_the_spec_too():
             for mode in spec.colour_modes:
                 if (family, mode) in SPEC_TARGETS:
                     ours = CHECKED_IN["levels"][f"{family}/{level}/{mode}"]
-                    assert not compare(ours, SPEC_TARGETS[family, mode]), (family, level, mode)
+                    problems = compare(ours, SPEC_TARGETS[family, mode])
+                    if (family, mode) in MORE_TESTS:
+                        problems = [p for p in problems if not p.startswith("tests_mean")]
+                    assert not problems, (family, level, mode, problems)
                     checked += 1
     assert checked >= 12  # contains_* medium, not_contains, regex hard, regex_same_num, numerical
 

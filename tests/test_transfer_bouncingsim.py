@@ -72,11 +72,29 @@ def test_resume_skips_finished_pieces(tmp_path):
 def test_verdicts():
     assert tm.verdict("compositional", 0.1, 0.4, 0.2, 0.4)[0] == "reproduced"
     assert tm.verdict("compositional", 0.4, 0.1, -0.4, -0.2)[0] == "refuted"
-    assert tm.verdict("exploratory", 0.1, 0.12, -0.05, 0.09)[0] == "untested here"
+    assert tm.verdict("exploratory", 0.1, 0.12, -0.05, 0.09)[0] == "inconclusive"
     assert tm.verdict("exploratory", 0.1, 0.1, -0.02, 0.02)[0] == "refuted"  # rules out a real gain
     assert tm.verdict("transformative", 0.1, 0.5, 0.3, 0.5)[0] == "refuted"
-    assert tm.verdict("transformative", 0.3, 0.1, -0.3, -0.1)[0] == "reproduced"
-    assert tm.verdict("transformative", 0.1, 0.2, -0.1, 0.3)[0] == "untested here"
+    assert tm.verdict("transformative", 0.05, 0.0, -0.1, -0.02)[0] == "reproduced"  # ~0 before and after
+    assert tm.verdict("transformative", 0.1, 0.2, -0.1, 0.3)[0] == "inconclusive"
+    assert tm.verdict("id", 0.45, 0.58, 0.1, 0.16)[0] == "partly"
+
+
+def test_transformative_drop_from_a_base_that_already_passes_is_not_comparable():
+    """C14's flattering case: a base at 56% that drops to 44% 'rules out a gain', yet the paper's ~0% is
+    for a base near 0. The drop is forgetting: not comparable, never reproduced."""
+    assert tm.verdict("transformative", 0.56, 0.44, -0.21, -0.05)[0] == "not comparable"
+    assert tm.verdict("transformative", 0.3, 0.1, -0.3, -0.1)[0] == "not comparable"
+
+
+def test_verdicts_use_the_books_vocabulary():
+    from delta_core.experiments.fidelity import STATUSES
+
+    cases = [(0.1, 0.4, 0.2, 0.4), (0.4, 0.1, -0.4, -0.2), (0.1, 0.12, -0.05, 0.09), (0.56, 0.44, -0.2, -0.05),
+             (0.0, 0.6, 0.4, 0.8), (0.45, 0.58, 0.1, 0.16)]
+    for axis in ("id", "exploratory", "compositional", "transformative"):
+        for case in cases:
+            assert tm.verdict(axis, *case)[0] in STATUSES
 
 
 def test_program_prior_parses_and_tokenizes():

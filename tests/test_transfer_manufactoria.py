@@ -28,7 +28,7 @@ def test_a_clear_gain_is_reproduced_and_no_gain_is_not(tmp_path):
     summary = transfer_manufactoria.summarize_transfer(tmp_path)
     assert summary["exploratory"]["verdict"] == "reproduced"
     assert summary["exploratory"]["ci_low"] > 0.5
-    assert summary["compositional"]["verdict"] == "not reproduced"
+    assert summary["compositional"]["verdict"] == "inconclusive"  # the interval includes 0
     assert summary["compositional"]["ci_low"] <= 0 <= summary["compositional"]["ci_high"]
     assert summary["transformative"]["verdict"] == "reproduced"  # the paper's claim there is *no* transfer
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
@@ -56,6 +56,16 @@ def test_no_verdict_on_transfer_when_rl_did_not_learn_its_own_family(tmp_path):
     rows += [_row("transformative", "prepend_sequence/easy", "after", s, [0] * 8) for s in (0, 1)]
     _write(tmp_path, rows)
     summary = transfer_manufactoria.summarize_transfer(tmp_path)
-    assert summary["in_distribution"]["verdict"] == "not reproduced"
-    assert summary["transformative"]["verdict"] == "untested here"  # not "reproduced": nothing was learned
+    assert summary["in_distribution"]["verdict"] == "precondition"  # of the three others, not a claim
+    assert summary["in_distribution"]["why"].startswith("not met")
+    assert summary["transformative"]["verdict"] == "inconclusive"  # not "reproduced": nothing was learned
     assert "did not learn" in summary["transformative"]["why"]
+
+
+def test_transformative_from_a_base_that_already_passes_is_not_comparable(tmp_path):
+    """The paper's ~0% is for a base near 0: a drop from a base that already solves these problems is
+    forgetting, and must not read as the claim reproduced."""
+    rows = [_row("transformative", "prepend_sequence/easy", "before", None, [3] * 8)]
+    rows += [_row("transformative", "prepend_sequence/easy", "after", s, [0] * 8) for s in (0, 1)]
+    _write(tmp_path, rows)
+    assert transfer_manufactoria.summarize_transfer(tmp_path)["transformative"]["verdict"] == "not comparable"

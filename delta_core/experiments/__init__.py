@@ -5,8 +5,10 @@
   summary (chapter 4b); `delta_mini_report` reads and plots its results, `delta_mini_inspect` looks
   at what a model writes
 - `transfer_manufactoria`, `transfer_bouncingsim`: what RL on one family does to others, in both
-  domains (chapter 5); `transfer_report` holds the chapter's tables and heatmaps
-- `fidelity`: the paper's claims against the saved artifacts (chapter 7)
+  domains (chapter 6); `transfer_report` holds the chapter's tables, heatmaps and gain intervals
+- `fidelity`: the paper's claims against the saved artifacts (chapter 7), in the book's one verdict
+  vocabulary; `baselines`: what programs that ignore the prompt earn on a target's tests (its C3 rule)
+- `headline`: the landing page's verdict, computed from the artifacts
 
 Each runs as `python -m delta_core.experiments.NAME --help`; results land under `book/results/`.
 """

@@ -514,7 +514,7 @@ def summarize(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
                 "runs": runs,
             }
     summary = {
-        "experiment": asdict(exp),
+        "experiment": _record(exp, out),
         "base": None if base is None else {
             f"target_pass@{exp.base_k}": base["target"][f"pass@{exp.base_k}"],
             "target_dense_mean": base["target"]["dense_mean"],
@@ -544,11 +544,24 @@ def _mean(values: Sequence[float | None]) -> float | None:
 # Driver
 
 
+def _defaults() -> dict[str, Any]:
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            for f in fields(MiniExperiment) if f.default is not MISSING or f.default_factory is not MISSING}
+
+
 def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     """An experiment.json with the fields added since it was written at their defaults (v1 behaviour)."""
-    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-                for f in fields(MiniExperiment) if f.default is not MISSING or f.default_factory is not MISSING}
-    return {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    return {**{k: v for k, v in _defaults().items() if k not in saved}, **saved}
+
+
+def _record(exp: MiniExperiment, out: Path) -> dict[str, Any]:
+    """`exp` as its folder records it: a field added since the folder's experiment.json was written is
+    left out while it has its default, so rewriting an older folder's files changes nothing in them."""
+    data, saved = asdict(exp), Path(out) / "experiment.json"
+    if not saved.exists():
+        return data
+    keys, defaults = set(read_json(saved)), _defaults()
+    return {k: v for k, v in data.items() if k in keys or v != defaults.get(k)}
 
 
 def check_generator_version(out: str | os.PathLike) -> None:
@@ -587,7 +600,7 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
             raise ValueError(
                 f"{saved} was made with different settings ({changed}); use another --out or delete it"
             )
-    record = asdict(exp)
+    record = _record(exp, out)
     if saved.exists():  # a run of some arms / seeds adds to the record instead of narrowing it
         old = read_json(saved)
         record["arms"] = [a for a in ARMS if a in set(old.get("arms", [])) | set(exp.arms)]

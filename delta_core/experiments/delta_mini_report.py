@@ -164,3 +164,122 @@ def read_held_out(out: str | os.PathLike) -> list[dict[str, Any]]:
     re-judged on problems generated today)."""
     return read_jsonl(Path(out) / "held_out_target.jsonl")
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# DELTA-mini v2 (issue 18): the precondition, the pilots, the arms against their baselines
+
+
+def plot_precondition(report: dict[str, Any], ax=None):
+    """The base's dense score on the held-out target problems beside the fixed programs' (bars), and
+    its parse rate and pass@K in the title."""
+    import matplotlib.pyplot as plt
+
+    b = report["baselines"]
+    bars = {"base model (sampled)": report["dense_mean"], "reject every tape": b["reject_all"],
+            "accept every tape": b["accept_all"], "best single program": b["best_constant"],
+            "nearest seen-family program": b["nearest_seen"]}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.2))
+    colours = ["#2ca02c"] + ["#7f7f7f"] * (len(bars) - 1)
+    ax.barh(list(bars)[::-1], list(bars.values())[::-1], color=colours[::-1])
+    for y, value in enumerate(list(bars.values())[::-1]):
+        ax.annotate(f"{value:.2f}", (value, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    k = report["k"]
+    ax.set(xlim=(0, 1.08), xlabel="mean dense reward on the held-out target problems",
+           title=f"base: parse rate {report['parse_rate']:.2f}, pass@{k} = {report[f'pass@{k}']:.3f} "
+                 f"({report['n_problems']} problems x {k} samples)")
+    return ax
+
+
+def plot_pilot(out: str | os.PathLike):
+    """The lr pilot: token entropy and dense reward per step, one line per learning rate."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharex=True)
+    for metrics in sorted((out / "pilots").glob("lr_*/metrics.jsonl")):
+        trains, _ = read_run(metrics)
+        if not len(trains):
+            continue
+        label = "lr " + metrics.parent.name[3:]
+        axes[0].plot(trains["step"], trains["entropy"], label=label)
+        axes[1].plot(trains["step"], trains["dense_mean"], label=label)
+    axes[0].set(title="token entropy of the rollouts", xlabel="GRPO step (dense reward)")
+    axes[1].set(title="dense reward (training batch mean)", xlabel="GRPO step (dense reward)", ylim=(-0.03, 1.03))
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_control(out: str | os.PathLike, ax=None):
+    """The positive control: held-out pass@1 per evaluation, one line per control run."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.4))
+    for metrics in sorted((out / "pilots").glob("control_*/metrics.jsonl")):
+        _, evals = read_run(metrics)
+        if not len(evals):
+            continue
+        arm = metrics.parent.name[len("control_"):].rsplit("_s", 1)[0]
+        ax.plot(evals["step"], evals["pass@1"], marker="o", color=ARM_COLOURS.get(arm),
+                label=f"{ARM_LABELS.get(arm, arm)} (seed {metrics.parent.name.rsplit('_s', 1)[1]})")
+    ax.set(xlabel="GRPO step", ylabel="held-out pass@1", ylim=(-0.03, 1.03),
+           title="positive control: a family the base solves now and then")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_arms(out: str | os.PathLike, baselines: dict[str, float] | None = None):
+    """Three panels per arm family: held-out pass@1 (band: min-max over seeds, each seed's switch
+    marked), training dense reward with the fixed-program baselines as lines, and training full-pass rate."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    trains, evals = _frames(out)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), sharex=True)
+    if len(evals):
+        sns.lineplot(data=evals, x="step", y="pass@1", hue="arm_label", palette=_palette(), errorbar=("pi", 100),
+                     marker="o", ax=axes[0])
+    if len(trains):
+        sns.lineplot(data=trains, x="step", y="dense_mean", hue="arm_label", palette=_palette(),
+                     errorbar=("pi", 100), ax=axes[1])
+        sns.lineplot(data=trains, x="step", y="binary_mean", hue="arm_label", palette=_palette(),
+                     errorbar=("pi", 100), ax=axes[2])
+        switches = trains.loc[trains["arm"] == "dense_then_binary"].groupby("seed")["switch_step"].max().dropna()
+        for step in switches:
+            for ax in axes:
+                ax.axvline(step, color=ARM_COLOURS["dense_then_binary"], ls="--", lw=0.8, alpha=0.6)
+    for name, value in (baselines or {}).items():
+        axes[1].axhline(value, color="grey", ls=":", lw=1)
+        axes[1].annotate(name, (0, value), xytext=(2, 2), textcoords="offset points", fontsize=7, color="grey")
+    axes[0].set(title="held-out full-pass rate (pass@1)", ylabel="pass@1", ylim=(-0.03, 1.03))
+    axes[1].set(title="training dense reward (dotted: fixed programs)", ylabel="mean", ylim=(-0.03, 1.03))
+    axes[2].set(title="training full-pass rate", ylabel="mean", ylim=(-0.01, None))
+    for ax in axes:
+        ax.set_xlabel("GRPO step (dashed: each seed's switch)")
+        if ax.get_legend() is not None:
+            ax.legend(title=None, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def throughput(out: str | os.PathLike, samples_per_step: int) -> Any:
+    """Per arm: GRPO samples per second (`samples_per_step` / the step's wall time) and the share of a
+    step spent judging, from the runs' metric lines (the steps that logged both)."""
+    import pandas as pd
+
+    trains, _ = load_runs(out)
+    if not len(trains) or "judge_seconds" not in trains:
+        return pd.DataFrame()
+    rows = []
+    for arm, frame in trains.groupby("arm"):
+        frame = frame.dropna(subset=["step_time", "judge_seconds"])
+        if len(frame):
+            rows.append({"arm": arm, "steps": len(frame), "seconds per step": frame["step_time"].mean(),
+                         "samples per second": samples_per_step / frame["step_time"].mean(),
+                         "judging share of a step": (frame["judge_seconds"] / frame["step_time"]).mean()})
+    return pd.DataFrame(rows)

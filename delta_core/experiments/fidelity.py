@@ -3,13 +3,21 @@
 `book/claims.yaml` lists each claim with the paper's number, the artifact (a JSON file under
 `book/results/`) and a *check*: the name of one of the functions in `CHECKS` below plus its parameters
 (the key paths to read, thresholds). A check reads the artifact and returns what we measured ("ours")
-and a status, one of
+and a status. The statuses are the book's one verdict vocabulary (chapter 5 uses the same words):
 
-    reproduced · partly · not reproduced · untested here
+    reproduced      our number meets the claim's rule, at this project's scale
+    partly          the direction holds, not the full claim
+    refuted         the artifact contradicts the claim under its rule
+    inconclusive    measured, but it cannot decide: an interval across the line, a dense plateau no
+                    higher than a program that ignores the prompt, a precondition of the test not met
+    not comparable  measured, but from a starting point the paper's number does not describe (C14: the
+                    base already passes the scenes the paper's base fails)
+    precondition    a setting the experiment needs (C1b, chosen by construction) or a consequence of
+                    one (C2: with every group's rewards tied GRPO has nothing to learn): shown, met or
+                    not, but never counted as a reproduction
+    not run         no artifact, or the artifact lacks the arm the claim needs: the reason is said
 
 so the claims table of the book (notebooks/07_fidelity.ipynb) is computed at build time, never typed.
-A missing artifact gives "untested here (no artifact: <path>)", a missing key "untested here (missing
-key '<key>' in <path>)": the table can be built before every experiment has run.
 
     from delta_core.experiments.fidelity import evaluate_claims, to_markdown
     print(to_markdown(evaluate_claims("book/claims.yaml")))
@@ -18,8 +26,10 @@ key '<key>' in <path>)": the table can be built before every experiment has run.
 from __future__ import annotations
 
 import html
+import inspect
 import itertools
 import json
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +40,8 @@ import yaml
 __all__ = [
     "CHECKS",
     "STATUSES",
+    "base_reads_prompt",
+    "vocabulary",
     "MissingKey",
     "Result",
     "Row",
@@ -44,12 +56,27 @@ __all__ = [
     "to_markdown",
 ]
 
-REPRODUCED, PARTLY, NOT_REPRODUCED, UNTESTED = "reproduced", "partly", "not reproduced", "untested here"
-STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, UNTESTED)
+REPRODUCED, PARTLY, REFUTED = "reproduced", "partly", "refuted"
+INCONCLUSIVE, NOT_COMPARABLE, PRECONDITION, NOT_RUN = "inconclusive", "not comparable", "precondition", "not run"
+STATUSES = (REPRODUCED, PARTLY, REFUTED, INCONCLUSIVE, NOT_COMPARABLE, PRECONDITION, NOT_RUN)
+# Words older artifacts (chapter 5's transfer summaries) may hold, and the vocabulary word each means.
+LEGACY_WORDS = {"not reproduced": REFUTED, "untested here": INCONCLUSIVE, "partly reproduced": PARTLY}
+
+
+def vocabulary(word: str) -> str:
+    """A verdict word in the book's vocabulary (STATUSES): a legacy word is translated, a known one kept.
+
+    >>> vocabulary("untested here"), vocabulary("refuted")
+    ('inconclusive', 'refuted')
+    """
+    word = LEGACY_WORDS.get(word, word)
+    if word not in STATUSES:
+        raise ValueError(f"verdict {word!r} is not one of {STATUSES}")
+    return word
 
 
 class MissingKey(KeyError):
-    """An artifact lacks a key a check needs; the claim is then untested, with the key named."""
+    """An artifact lacks a key a check needs; the claim is then "not run", with the claim's reason."""
 
     def __init__(self, key: str):
         super().__init__(key)
@@ -72,13 +99,13 @@ class Row:
     claim: str
     paper: str
     ours: str
-    status: str  # starts with one of STATUSES; "untested here" may carry a reason in parentheses
+    status: str  # starts with one of STATUSES, maybe followed by a reason in parentheses
     artifact: str | None
 
     @property
     def kind(self) -> str:
-        """The bare status (without the reason an untested row carries)."""
-        return next(s for s in STATUSES if self.status.startswith(s))
+        """The bare status (without the reason in parentheses)."""
+        return next(s for s in STATUSES if self.status == s or self.status.startswith(s + " ("))
 
 
 # --- reading artifacts -------------------------------------------------------------------------------
@@ -182,7 +209,7 @@ def pass_at_k_zero(
     data: Any, *, min_k: int = 128, by: Key = "pass_at_k_by_family", name: str = "family"
 ) -> Result:
     """C1: some family has pass@K = 0, K the largest k measured. Reproduced when K >= min_k (the
-    paper's K), partly when a family is at 0 only for a smaller K, not reproduced when none is at 0."""
+    paper's K), partly when a family is at 0 only for a smaller K, refuted when none is at 0."""
     rows = get(data, by)
     if not isinstance(rows, list) or not rows:
         raise MissingKey(f"{key_name(by)} (a non-empty list)")
@@ -194,7 +221,7 @@ def pass_at_k_zero(
     if n_problems is not None:
         ours += f" ({n_problems} problems)"
     if not zero:
-        return Result(ours, NOT_REPRODUCED)
+        return Result(ours, REFUTED)
     if k_max >= min_k:
         return Result(ours, REPRODUCED)
     return Result(ours + f"; K = {k_max} < the paper's {min_k}", PARTLY)
@@ -219,16 +246,28 @@ def at_most(
     partly: float | None = None,
     label: str = "",
     extra: Mapping[str, Key] | Sequence[Key] = (),
+    tied_key: Key | None = None,
 ) -> Result:
     """A rate that the claim says stays low (a stall, a failure to transfer): reproduced when
-    value <= `reproduced`, partly when <= `partly`, else not reproduced. `extra` keys are shown too."""
+    value <= `reproduced`, partly when <= `partly`, else refuted. `extra` keys are shown too.
+
+    `tied_key`: the fraction of GRPO groups whose rewards all tied. When it is 1 (every group tied) a
+    stall is no finding: GRPO's advantage is zero everywhere, so nothing could be learnt. The row is
+    then a precondition that holds by construction, not a reproduction (C2)."""
     value = _number(data, key)
     ours = f"{label or key_name(key)} {_pct(value)}" + _extras(data, extra)
+    tied = _optional(data, tied_key)
+    if value <= reproduced and _is_number(tied) and tied >= 1.0:
+        return Result(
+            ours,
+            f"{PRECONDITION} (holds by construction: every group's rewards tied, so GRPO had no signal"
+            " to learn from)",
+        )
     if value <= reproduced:
         return Result(ours, REPRODUCED)
     if partly is not None and value <= partly:
         return Result(ours, PARTLY)
-    return Result(ours, NOT_REPRODUCED)
+    return Result(ours, REFUTED)
 
 
 def at_least(
@@ -247,7 +286,27 @@ def at_least(
         return Result(ours, REPRODUCED)
     if partly is not None and value >= partly:
         return Result(ours, PARTLY)
-    return Result(ours, NOT_REPRODUCED)
+    return Result(ours, REFUTED)
+
+
+def _mean_value(data: Any, key: Key) -> float:
+    """The number at `key`, or the mean of the numbers there when the path maps over seeds (`*`)."""
+    value = get(data, key)
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(_is_number(v) for v in values):
+        raise MissingKey(f"{key_name(key)} (a number, found {value!r})")
+    return statistics.fmean(float(v) for v in values)
+
+
+def _baselines(data: Any, root: str | Path, tests: str, target_key: Key) -> dict[str, Any]:
+    """The fixed-program baselines (delta_core.experiments.baselines) of the artifact's target, judged
+    on the committed tests the runs were evaluated on (`tests`, relative to root)."""
+    from .baselines import fixed_program_baselines, load_target_problems
+
+    path = Path(root) / tests
+    if not path.is_file():
+        raise MissingKey(f"{tests} (the target's tests, for the fixed-program baselines)")
+    return fixed_program_baselines(load_target_problems(path), str(get(data, target_key)))
 
 
 def saturates_without_full_pass(
@@ -255,20 +314,43 @@ def saturates_without_full_pass(
     *,
     dense_key: Key,
     full_key: Key,
-    min_dense: float = 0.3,
+    baseline_tests: str,
+    target_key: Key = "experiment.target",
     max_full: float = 0.01,
     partly_full: float = 0.1,
+    root: str | Path = ".",
 ) -> Result:
     """C3: the per-test (dense) score rises to a plateau while the full-pass rate stays about 0.
-    Reproduced: dense >= min_dense and full-pass <= max_full; partly: full-pass <= partly_full with the
-    dense score up, or full-pass <= max_full with the dense score below min_dense; else not reproduced."""
-    dense, full = _number(data, dense_key), _number(data, full_key)
-    ours = f"per-test score {dense:.2f}, full-pass {_pct(full)}"
-    if full <= max_full and dense >= min_dense:
-        return Result(ours, REPRODUCED)
-    if (full <= partly_full and dense >= min_dense) or full <= max_full:
-        return Result(ours, PARTLY)
-    return Result(ours, NOT_REPRODUCED)
+
+    A plateau counts only above the best fixed-program baseline of the target (reject-all, accept-all,
+    the best constant program: `baselines.fixed_program_baselines`, judged on `baseline_tests`, the
+    problems the dense score was measured on). At or below it the arm has learnt a program that ignores
+    the prompt, which says nothing about the claim: inconclusive. Above it: reproduced with full-pass <=
+    `max_full`, partly with full-pass <= `partly_full`; full passes above that refute the claim.
+    `dense_key` may map over seeds (`*`): their mean is used."""
+    dense, full = _mean_value(data, dense_key), _number(data, full_key)
+    base = _baselines(data, root, baseline_tests, target_key)
+    ours = (
+        f"per-test score {dense:.2f}, full-pass {_pct(full)}; best fixed program {base['best_name']}"
+        f" {base['best']:.2f} (reject-all {base['reject_all']:.2f}, accept-all {base['accept_all']:.2f})"
+    )
+    if full > partly_full:
+        return Result(ours, REFUTED)
+    if dense <= base["best"]:
+        return Result(
+            ours,
+            f"{INCONCLUSIVE} (the dense plateau is not above a program that ignores the prompt: the arm"
+            " learnt a fixed program, which neither shows nor refutes the claim)",
+        )
+    return Result(ours, REPRODUCED if full <= max_full else PARTLY)
+
+
+def base_reads_prompt(base_dense: float, baselines: Mapping[str, Any]) -> bool:
+    """The precondition of a grokking test that a first-attempt artifact can show: the base's dense
+    score on the target is at least what the worse of accept-all and reject-all earns. Below it, most
+    of the base's samples earned nothing on tests that even a constant answer half passes: the mark of
+    a model that cannot read the target prompt (it writes no valid program for it)."""
+    return base_dense >= min(baselines["reject_all"], baselines["accept_all"])
 
 
 def plateau_then_jump(
@@ -280,11 +362,18 @@ def plateau_then_jump(
     switch_key: Key | None = None,
     high: float = 0.9,
     partly: float = 0.5,
+    base_dense_key: Key | None = None,
+    baseline_tests: str | None = None,
+    target_key: Key = "experiment.target",
+    root: str | Path = ".",
 ) -> Result:
     """C4: after the switch to binary the full-pass rate sits near 0, then jumps to about 100%.
     The step keys may hold one value or, through a `*` in the path, one per seed (None: never).
     Reproduced: the final rate >= `high` and in most seeds the rate crossed 10% after the switch (a
-    plateau, possibly short); partly: the final rate >= `partly`, or some seed crossed 10%; else not."""
+    plateau, possibly short); partly: the final rate >= `partly`, or some seed crossed 10%; else
+    refuted, unless the test's precondition was not met: with `base_dense_key` and `baseline_tests`, a
+    base that scored below accept-all and reject-all on the target (`base_reads_prompt`) could not read
+    the question, and a run from it that shows no jump is inconclusive, not a refutation."""
     final = _number(data, final_key)
     s10, s50 = _steps(data, first_10_key), _steps(data, first_50_key)
     switch = next((s for s in _steps(data, switch_key) if s is not None), None)
@@ -302,7 +391,16 @@ def plateau_then_jump(
         return Result(ours, REPRODUCED)
     if final >= partly or any(s is not None for s in s10):
         return Result(ours, PARTLY)
-    return Result(ours, NOT_REPRODUCED)
+    if base_dense_key is not None and baseline_tests is not None:
+        base_dense = _number(data, base_dense_key)
+        base = _baselines(data, root, baseline_tests, target_key)
+        if not base_reads_prompt(base_dense, base):
+            worse = min(("reject-all", base["reject_all"]), ("accept-all", base["accept_all"]), key=lambda x: x[1])
+            return Result(
+                ours + f"; base dense score on the target {base_dense:.2f} < {worse[0]} {worse[1]:.2f}",
+                f"{INCONCLUSIVE} (precondition not met: the base could not read the target prompt)",
+            )
+    return Result(ours, REFUTED)
 
 
 def jump_in_other_runs(
@@ -317,7 +415,7 @@ def jump_in_other_runs(
     """C5: the jump also happens for other models and families. Each run is a dict with `model`,
     `family` and `final_key` (runs whose value is null are left out); `where` keeps only the runs whose
     fields equal its values (e.g. {arm: dense_then_binary}). Reproduced: >= min_runs distinct
-    (model, family) pairs reach `high`; partly: one does; else not reproduced."""
+    (model, family) pairs reach `high`; partly: one does; else refuted."""
     runs = get(data, runs_key)
     if not isinstance(runs, list):
         raise MissingKey(f"{key_name(runs_key)} (a list)")
@@ -337,7 +435,7 @@ def jump_in_other_runs(
         ours += ": " + ", ".join(f"{m} on {f}" for m, f in jumped)
     if len(jumped) >= min_runs:
         return Result(ours, REPRODUCED)
-    return Result(ours, PARTLY if jumped else NOT_REPRODUCED)
+    return Result(ours, PARTLY if jumped else REFUTED)
 
 
 def earlier_but_slower(
@@ -362,18 +460,18 @@ def earlier_but_slower(
     )
     if earlier and slower:
         return Result(ours, REPRODUCED)
-    return Result(ours, PARTLY if earlier or slower else NOT_REPRODUCED)
+    return Result(ours, PARTLY if earlier or slower else REFUTED)
 
 
 def decreasing(data: Any, *, key: Key, order: Sequence[str]) -> Result:
     """C12: a rate shrinks along `order` (tiers ID -> HARD). Reproduced: non-increasing and first > last;
-    partly: first > last but not monotone; else not reproduced."""
+    partly: first > last but not monotone; else refuted."""
     values = [_number(data, join(key, tier)) for tier in order]
     ours = ", ".join(f"{tier} {_pct(v)}" for tier, v in zip(order, values, strict=True))
     monotone = all(a >= b for a, b in itertools.pairwise(values))
     if values[0] > values[-1] and monotone:
         return Result(ours, REPRODUCED)
-    return Result(ours, PARTLY if values[0] > values[-1] else NOT_REPRODUCED)
+    return Result(ours, PARTLY if values[0] > values[-1] else REFUTED)
 
 
 def improves(
@@ -386,12 +484,12 @@ def improves(
     max_before: float = 0.1,
 ) -> Result:
     """C13: a rate near 0 before RL is high after it. Reproduced: before <= max_before and after >=
-    `reproduced`; partly: after - before >= `partly`; else not reproduced."""
+    `reproduced`; partly: after - before >= `partly`; else refuted."""
     before, after = _number(data, before_key), _number(data, after_key)
     ours = f"{_pct(before)} before RL, {_pct(after)} after"
     if before <= max_before and after >= reproduced:
         return Result(ours, REPRODUCED)
-    return Result(ours, PARTLY if after - before >= partly else NOT_REPRODUCED)
+    return Result(ours, PARTLY if after - before >= partly else REFUTED)
 
 
 def gain_interval(
@@ -403,37 +501,54 @@ def gain_interval(
     margin: float = 0.0,
     caveat: str = "",
     refute_below: float | None = None,
+    max_before: float | None = None,
+    by: str | None = None,
     before: str = "before_pass1",
     after: str = "after_pass1",
     low: str = "ci_low",
     high: str = "ci_high",
 ) -> Result:
-    """C12-C14 from a before/after comparison with a confidence interval of the gain (low, high).
+    """C11-C14 from a before/after comparison with a confidence interval of the gain (low, high).
     expect="up" (transfer happens): reproduced when low > margin (and after >= `strong` if given; else
-    partly), not reproduced when high < -margin. expect="none" (no transfer): reproduced when
-    high < margin, not reproduced when low > margin. An interval across the line cannot decide:
-    untested here. `caveat`: what the measurement leaves out; it caps a reproduced status at partly.
-    `refute_below` (expect="up"): not reproduced as soon as the interval rules out a gain of this size
-    (high < refute_below), the rule chapter 5 uses for "refuted"."""
+    partly), refuted when high < -margin. expect="none" (no transfer): reproduced when high < margin,
+    refuted when low > margin. An interval across the line cannot decide: inconclusive. `caveat`: what
+    the measurement leaves out; it caps a reproduced status at partly.
+    `refute_below` (expect="up"): refuted as soon as the interval rules out a gain of this size
+    (high < refute_below), the rule chapter 5 uses.
+    `max_before`: the paper's number describes a base near 0 (C14: "~0% on periodic scenes"); a base
+    above `max_before` makes the row "not comparable", whatever the interval (a drop from there is
+    forgetting, not a failure to transfer).
+    `by`: a key under `key` holding the same numbers per group (e.g. `by_level`), shown after ours."""
     b, a = _number(data, join(key, before)), _number(data, join(key, after))
     lo, hi = _number(data, join(key, low)), _number(data, join(key, high))
     ours = f"pass@1 {_pct(b)} before RL, {_pct(a)} after; gain 95% CI [{lo:+.2f}, {hi:+.2f}]"
+    groups = _optional(data, join(key, by)) if by else None
+    if isinstance(groups, Mapping) and groups:
+        ours += "; by " + by.removeprefix("by_") + ": " + ", ".join(
+            f"{g} {float(v[after]) - float(v[before]):+.2f} [{float(v[low]):+.2f}, {float(v[high]):+.2f}]"
+            for g, v in groups.items()
+        )
     if caveat:
         ours += f" ({caveat})"
+    if max_before is not None and b > max_before:
+        return Result(
+            ours,
+            f"{NOT_COMPARABLE} (the base already passes {_pct(b)}; the paper's number is for a base near 0)",
+        )
     if expect == "up":
         if lo > margin:
             status = REPRODUCED if strong is None or a >= strong else PARTLY
         elif hi < (-margin if refute_below is None else refute_below):
-            status = NOT_REPRODUCED
+            status = REFUTED
         else:
-            return Result(ours, UNTESTED + " (the interval includes no gain: undecided at this scale)")
+            return Result(ours, INCONCLUSIVE + " (the interval includes no gain: undecided at this scale)")
     elif expect == "none":
         if hi < margin:
             status = REPRODUCED
         elif lo > margin:
-            status = NOT_REPRODUCED
+            status = REFUTED
         else:
-            return Result(ours, UNTESTED + " (the interval is too wide to decide)")
+            return Result(ours, INCONCLUSIVE + " (the interval is too wide to decide)")
     else:
         raise ValueError(f"expect={expect!r}: 'up' or 'none'")
     return Result(ours, PARTLY if status == REPRODUCED and caveat else status)
@@ -441,16 +556,16 @@ def gain_interval(
 
 def collapse(data: Any, *, converged_key: Key, collapse_key: Key, last_step_key: Key | None = None) -> Result:
     """C15: training on past convergence collapses. `converged_key` is the step the run converged
-    (null: never, so the claim is untested), `collapse_key` the step of a sudden drop (null: none)."""
+    (null: never, so the claim is inconclusive), `collapse_key` the step of a sudden drop (null: none)."""
     converged = get(data, converged_key)
     if converged is None:
-        return Result("the run never converged", UNTESTED + " (the run never converged)")
+        return Result("the run never converged", INCONCLUSIVE + " (the run never converged)")
     dropped = get(data, collapse_key)
     if dropped is not None:
         return Result(f"converged at step {int(converged)}, collapsed at step {int(dropped)}", REPRODUCED)
     last = _optional(data, last_step_key)
     tail = f", trained to step {int(last)}" if last is not None else ""
-    return Result(f"converged at step {int(converged)}{tail}, no collapse", NOT_REPRODUCED)
+    return Result(f"converged at step {int(converged)}{tail}, no collapse", REFUTED)
 
 
 def collapse_from_runs(
@@ -463,8 +578,8 @@ def collapse_from_runs(
     drop: float = 0.3,
 ) -> Result:
     """C15 from per-run best and final held-out full-pass rates: a run that reached `converged` and
-    ended `drop` or more below its best collapsed. No run converged: untested; converged runs that all
-    held: not reproduced (within the steps they were trained); one collapse: reproduced."""
+    ended `drop` or more below its best collapsed. No run converged: inconclusive; converged runs that all
+    held: refuted (within the steps they were trained); one collapse: reproduced."""
     runs = get(data, runs_key)
     if not isinstance(runs, list) or not runs:
         raise MissingKey(f"{key_name(runs_key)} (a non-empty list)")
@@ -473,13 +588,13 @@ def collapse_from_runs(
     if not done:
         best = max(b for b, _ in pairs)
         return Result(
-            f"no run reached {_pct(converged)} (best {_pct(best)})", UNTESTED + " (no run converged)"
+            f"no run reached {_pct(converged)} (best {_pct(best)})", INCONCLUSIVE + " (no run converged)"
         )
     fell = [(b, f) for b, f in done if f <= b - drop]
     ours = f"{len(done)} of {len(runs)} runs reached {_pct(converged)}; {len(fell)} ended {_pct(drop)} or more below their best"
     if fell:
         ours += " (" + ", ".join(f"{_pct(b)} → {_pct(f)}" for b, f in fell) + ")"
-    return Result(ours, REPRODUCED if fell else NOT_REPRODUCED)
+    return Result(ours, REPRODUCED if fell else REFUTED)
 
 
 CHECKS: dict[str, Callable[..., Result]] = {
@@ -518,7 +633,11 @@ def load_claims(path: str | Path) -> list[dict[str, Any]]:
 
 
 def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
-    """One claim's row. Never raises for a missing or incomplete artifact: the row says what is missing."""
+    """One claim's row. Never raises for a missing or incomplete artifact: the row says "not run" and
+    why (the claim's `not_run` reason when it has one).
+
+    A claim with `role: precondition` (and a `why`) is a setting the experiment needs, not a finding:
+    its row says "precondition (met: why)" or "precondition (not met: ...)", never "reproduced"."""
     artifact = claim.get("artifact")
     base = dict(
         id=str(claim["id"]),
@@ -526,25 +645,35 @@ def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
         paper=str(claim["paper"]).strip(),
         artifact=artifact,
     )
+    not_run = claim.get("not_run")
     if not artifact:
         reason = claim.get("reason", "not attempted")
-        return Row(**base, ours="—", status=f"{UNTESTED} ({reason})")
+        return Row(**base, ours="—", status=f"{NOT_RUN} ({reason.removeprefix('not run: ')})")
     path = Path(root) / artifact
     if not path.is_file():
-        return Row(**base, ours="—", status=f"{UNTESTED} (no artifact: {artifact})")
+        return Row(**base, ours="—", status=f"{NOT_RUN} ({not_run or f'no artifact yet: {artifact}'})")
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         return Row(
-            **base, ours="—", status=f"{UNTESTED} (unreadable artifact {artifact}: {e.__class__.__name__})"
+            **base, ours="—", status=f"{NOT_RUN} (unreadable artifact {artifact}: {e.__class__.__name__})"
         )
+    check = CHECKS[claim["check"]]
+    params = dict(claim.get("params") or {})
+    if "root" in inspect.signature(check).parameters:
+        params["root"] = root
     try:
-        result = CHECKS[claim["check"]](data, **(claim.get("params") or {}))
+        result = check(data, **params)
     except MissingKey as e:
-        return Row(**base, ours="—", status=f"{UNTESTED} (missing key '{e.key}' in {artifact})")
-    if not result.status.startswith(STATUSES):
+        return Row(**base, ours="—", status=f"{NOT_RUN} ({not_run or f'{artifact} has no {e.key} yet'})")
+    if not (result.status in STATUSES or result.status.startswith(tuple(s + " (" for s in STATUSES))):
         raise ValueError(f"claim {claim['id']}: check returned unknown status {result.status!r}")
-    return Row(**base, ours=result.ours, status=result.status)
+    status = result.status
+    if claim.get("role") == "precondition":
+        why = claim.get("why", "")
+        met = status == REPRODUCED
+        status = f"{PRECONDITION} ({'met' if met else 'not met'}{': ' + why if why and met else ''})"
+    return Row(**base, ours=result.ours, status=status)
 
 
 def evaluate_claims(path: str | Path, root: str | Path | None = None) -> list[Row]:
@@ -569,17 +698,22 @@ def to_markdown(rows: Sequence[Row]) -> str:
 
 
 def to_html(rows: Sequence[Row]) -> str:
-    """The same table as HTML (what the book shows: notebook Markdown output is not parsed for tables)."""
+    """The same table as HTML (what the book shows: notebook Markdown output is not parsed for tables),
+    laid out to read on a page: the status first, then the claim with the paper's number and ours below
+    it. The table carries the `fidelity` class (full width: the chapter's cell is tagged `full-width`)."""
     # <wbr> after each "/" lets a long artifact path wrap instead of widening the table
     esc = lambda text: html.escape(" ".join(str(text).split())).replace("/", "/<wbr>")
-    head = "".join(f"<th>{h}</th>" for h in ("", "claim", "paper's number", "ours", "status"))
+    head = "".join(f"<th>{h}</th>" for h in ("", "status", "claim: the paper's number, and ours"))
     body = []
     for r in rows:
-        status = f"<strong>{esc(r.status)}</strong>" if r.kind == REPRODUCED else esc(r.status)
+        word, _, reason = r.status.partition(" (")
+        status = f"<strong>{esc(word)}</strong>" if r.kind == REPRODUCED else esc(word)
+        if reason:
+            status += f'<br><span class="fidelity-reason">{esc(reason.removesuffix(")"))}</span>'
         cls = r.kind.replace(" ", "-")
         body.append(
-            f'<tr class="fidelity-{cls}"><td>{esc(r.id)}</td><td>{esc(r.claim)}</td><td>{esc(r.paper)}</td>'
-            f"<td>{esc(r.ours)}</td><td>{status}</td></tr>"
+            f'<tr class="fidelity-{cls}"><td>{esc(r.id)}</td><td>{status}</td>'
+            f"<td>{esc(r.claim)}<br><em>paper:</em> {esc(r.paper)}<br><em>ours:</em> {esc(r.ours)}</td></tr>"
         )
     return (
         f'<table class="table fidelity"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -587,5 +721,5 @@ def to_html(rows: Sequence[Row]) -> str:
 
 
 def status_counts(rows: Sequence[Row]) -> dict[str, int]:
-    """How many rows have each status."""
+    """How many rows have each status (preconditions apart: they are never counted as reproductions)."""
     return {s: sum(r.kind == s for r in rows) for s in STATUSES}

@@ -1,6 +1,6 @@
 """Is a pass@K = 0 target a fair test of RL? The precondition report, measured before any RL run.
 
-    python -m delta_core.experiments.precondition MODEL_DIR --out DIR/precondition.json --config CONFIG.json
+    python -m delta_core.experiments.delta_mini precondition --out DIR     # DIR/precondition.json of DIR/base
 
 A target family is a fair test of "RL discovers a skill the base lacks" only if the base model
 
@@ -25,15 +25,12 @@ The report's `checks` say which conditions hold; the chapter prints them before 
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import command_line, provenance, write_json
 
 __all__ = [
     "RULES",
@@ -42,7 +39,7 @@ __all__ = [
     "fixed_program_baselines",
     "judge_program",
     "precondition_report",
-    "main",
+    "describe",
 ]
 
 # Fixed before any run (issue 18), printed with the report.
@@ -245,49 +242,3 @@ def describe(report: dict[str, Any]) -> str:
         f"accept-all {b['accept_all']:.3f}, best constant {b['best_constant']:.3f}, nearest seen-family "
         f"{b['nearest_seen']:.3f} (best fixed {b['best_fixed']:.3f})",
     ])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m delta_core.experiments.precondition --out-dir DIR`: the report of DIR/base on the
-    held-out target problems of DIR/experiment.json, written to DIR/precondition.json."""
-    from ..cli import ArgumentParser, fail, positive_int, user_errors
-
-    prog = "python -m delta_core.experiments.precondition"
-    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", metavar="DIR", help="a DELTA-mini results folder with experiment.json and base/")
-    parser.add_argument("--k", type=positive_int, help="samples per problem (default: the experiment's base_k)")
-    parser.add_argument("--model", help="the model to measure (default: DIR/base)")
-    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    if not (out / "experiment.json").is_file():
-        fail(prog, f"DIR {out}: no experiment.json; make the base first (python -m delta_core.experiments."
-                   f"delta_mini base --out {out} --config ...)")
-    model_dir = Path(args.model) if args.model else out / "base"
-    if not (model_dir / "config.json").is_file():
-        fail(prog, f"--model {model_dir}: no model there (config.json missing)")
-    with user_errors(prog, paths={"DIR": str(out)}):
-        import torch
-
-        from ..models import load_model
-        from . import delta_mini
-
-        torch.set_num_threads(args.threads)
-        exp = delta_mini.MiniExperiment.from_dict(json.loads((out / "experiment.json").read_text()))
-        k = args.k or exp.base_k
-        _, held = delta_mini.target_split(exp)
-        config = delta_mini.rl_config(exp, model=str(model_dir), eval_batch_size=256)
-        loaded = load_model(str(model_dir))
-        started = time.perf_counter()
-        report = precondition_report(loaded.model, loaded.tokenizer, held, k, config.sampling(k))
-        report["sampling"] = {key: value for key, value in vars(config.sampling(k)).items()}
-        report["provenance"] = provenance(command_line("delta_core.experiments.precondition", list(argv or sys.argv[1:])),
-                                          {"k": k, "model": str(model_dir)}, time.perf_counter() - started)
-        write_json(out / "precondition.json", report)
-    print(describe(report))
-    print(f"precondition {'PASSES' if report['passes'] else 'FAILS'}; written to {out / 'precondition.json'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -485,41 +485,48 @@ def _diff_ci(before: list[float], after: list[float], n_boot: int = 2000, seed: 
 
 
 VERDICT_MARGIN = 0.05  # a pass@1 change smaller than this counts as "no transfer"
+NEAR_ZERO = 0.1  # C14's "~0%" describes a base near 0; from a base above this the axis is "not comparable"
 
 
 def verdict(axis: str, before: float, after: float, lo: float, hi: float) -> tuple[str, str]:
-    """(verdict, why) for an axis from its pooled pass@1 gain and the gain's 95% interval [lo, hi].
+    """(verdict, why) for an axis from its pooled pass@1 gain and the gain's 95% interval [lo, hi], in
+    the book's verdict vocabulary (`delta_core.experiments.fidelity.STATUSES`, shared with chapter 7).
 
     Exploratory and compositional (C12, C13: RL lifts the unseen cells by tens of points): reproduced
     when the interval is above 0, refuted when it rules out a gain of `VERDICT_MARGIN` or more.
-    Transformative (C14: no transfer): reproduced when the interval rules out a gain of
-    `VERDICT_MARGIN` or more, refuted when it lies above that margin. In-distribution ("id", C11: RL
-    on BASIC groks BASIC): reproduced when pass@1 goes from below `VERDICT_MARGIN` to >= 0.5 with the
-    interval above 0, partly when the interval is above 0 otherwise, refuted when it rules out a gain of `VERDICT_MARGIN`. Anything else is "untested
-    here": the interval is too wide for this scale to decide."""
+    Transformative (C14: no transfer, ~0% after RL from a base near 0): not comparable when the base
+    already passes more than `NEAR_ZERO` (a drop from there is forgetting, not a failure to transfer);
+    otherwise reproduced when the interval rules out a gain of `VERDICT_MARGIN` or more, refuted when it
+    lies above that margin. In-distribution ("id", C11: RL on BASIC groks BASIC): reproduced when pass@1
+    goes from below `VERDICT_MARGIN` to >= 0.5 with the interval above 0, partly when the interval is
+    above 0 otherwise, refuted when it rules out a gain of `VERDICT_MARGIN`. Anything else is
+    "inconclusive": the interval is too wide for this scale to decide."""
     gain = f"pass@1 {before:.2f} -> {after:.2f}, gain 95% CI [{lo:+.2f}, {hi:+.2f}]"
     if axis == "id":  # C11: RL learns its own families (the paper: BASIC jumps to ~0.7)
         if lo > 0 and before < VERDICT_MARGIN and after >= 0.5:
             return "reproduced", f"RL on BASIC took its own held-out cells from ~0 to {after:.2f}: {gain}"
         if lo > 0:
-            return "partly reproduced", (
+            return "partly", (
                 f"RL on BASIC raised its own held-out cells, but from a base that already passed {before:.2f} "
                 f"(learning, not a jump from zero){'' if after >= 0.5 else ', and not to ~0.7'}: {gain}")
         if hi < VERDICT_MARGIN:
             return "refuted", f"the interval rules out a gain of {VERDICT_MARGIN:.2f} or more on the trained cells: {gain}"
-        return "untested here", f"the interval is too wide to decide: {gain}"
+        return "inconclusive", f"the interval is too wide to decide: {gain}"
     if axis in ("exploratory", "compositional"):
         if lo > 0:
             return "reproduced", f"RL on BASIC raised the unseen cells: {gain}"
         if hi < VERDICT_MARGIN:
             return "refuted", (f"the interval rules out a gain of {VERDICT_MARGIN:.2f} or more (the paper reports "
                                f"tens of points): {gain}")
-        return "untested here", f"the interval is too wide to decide: {gain}"
+        return "inconclusive", f"the interval is too wide to decide: {gain}"
+    if before > NEAR_ZERO:
+        return "not comparable", (f"the base already passes {before:.2f} of the periodic scenes, where the paper's "
+                                  f"base is near 0; a drop from there is forgetting, not a failure to transfer: {gain}")
     if lo > VERDICT_MARGIN:
         return "refuted", f"RL on B, C, D raised the periodic scenes: {gain}"
     if hi < VERDICT_MARGIN:
         return "reproduced", f"the interval rules out a gain of {VERDICT_MARGIN:.2f} or more on the periodic scenes: {gain}"
-    return "untested here", f"the interval is too wide to decide: {gain}"
+    return "inconclusive", f"the interval is too wide to decide: {gain}"
 
 
 # C11 (RL on BASIC groks) is read off the in-distribution cells of the BASIC split.

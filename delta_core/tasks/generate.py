@@ -27,9 +27,10 @@ MODES = ("systematic", "random")
 # Bumped whenever the same arguments start giving different problems (test tapes, ids, solutions), so
 # that a result can say which problems it was computed on. 1: up to commit f7386a9. 2: issue 17 (test
 # cases built kind by kind as in spec A.2.2b, plus the near-miss tapes of `near_miss.py`). 3: issue 18
-# (contains_substring and ends_with also tell apart the automaton without KMP fallbacks and the prefix
-# matcher that restarts on every mismatch; DELTA-mini v2 found a base model passing every test of
-# 'BBRBBB' with the latter).
+# (contains_substring and ends_with also tell apart the automaton without KMP fallbacks, the prefix
+# matcher that restarts on every mismatch, and every automaton one transition away from the solution;
+# DELTA-mini v2 found a base model passing every test of 'BBRBBB' with the second and of 'RRRRBB' with
+# one wrong fallback).
 GENERATOR_VERSION = 3
 
 

@@ -147,6 +147,25 @@ def _pattern_without_fallback(absorbing: bool, restart_always: bool):
     return dfa
 
 
+def _one_edge_changed(absorbing: bool):
+    """The KMP automaton of a pattern with one transition redirected: params `edge` = [state, colour,
+    new target]. Every such program must fail some test: a model that gets one fallback wrong (after
+    'RRRRB', an 'R' sent to q4 instead of q1) otherwise passes them all."""
+
+    def dfa(p: Params, colours) -> DFA:
+        s, (k0, c0, j0) = p["sequence"], p["edge"]
+        n = len(s)
+
+        def step(k: int, c: str) -> int:
+            if (k, c) == (k0, c0):
+                return j0
+            return n if absorbing and k == n else kmp_step(s, k, c)
+
+        return build_dfa(0, step, lambda k: k == n, colours)
+
+    return dfa
+
+
 # Wrong automata that are no family's solution: name -> (automaton builder, program comment).
 AUTOMATON_ONLY: dict[str, tuple[Callable[[Params, tuple[str, ...]], DFA], str]] = {
     "contains_substring_no_fallback": (_pattern_without_fallback(True, False),
@@ -155,7 +174,21 @@ AUTOMATON_ONLY: dict[str, tuple[Callable[[Params, tuple[str, ...]], DFA], str]] 
                                    "Contains {sequence} as a prefix matcher that restarts at q0 on any mismatch."),
     "ends_with_no_fallback": (_pattern_without_fallback(False, False),
                               "Ends with {sequence}, but a mismatch never falls back to a partial match."),
+    "contains_substring_edge": (_one_edge_changed(True), "Contains {sequence}, one transition changed: {edge}."),
+    "ends_with_edge": (_one_edge_changed(False), "Ends with {sequence}, one transition changed: {edge}."),
 }
+
+
+def _edge_misses(family: str, s: str, colours) -> list[NearMiss]:
+    """Every one-transition mutant of the pattern's KMP automaton (`_one_edge_changed`), in two-colour
+    mode (with four colours a length-5 pattern has 144 of them, and their witnesses do not fit in the
+    35 tests of spec A.2.1's cut)."""
+    if len(colours) != 2:
+        return []
+    n = len(s)
+    states = range(n) if family == "contains_substring" else range(n + 1)
+    return [NearMiss("one transition", f"{family}_edge", {"sequence": s, "edge": [k, c, j]})
+            for k in states for c in colours for j in range(n + 1) if j != kmp_step(s, k, c)]
 
 
 LANGUAGE_DFAS: dict[str, Callable[[Params, tuple[str, ...]], DFA]] = {
@@ -199,6 +232,7 @@ def _sequence_misses(family: str, s: str, colours) -> list[NearMiss | None]:
         misses += [_seq("exact", "exact_sequence", s), _seq("shorter", "ends_with", s[1:])]
         misses += [_seq("longer", "ends_with", c + s) for c in colours]
         misses += [_seq("no fallback", "ends_with_no_fallback", s)]
+        misses += _edge_misses(family, s, colours)
     elif family == "exact_sequence":
         misses += [_seq("prefix", "starts_with", s), _seq("suffix", "ends_with", s)]
         misses += [_seq("substring", "contains_substring", s), _seq("subsequence", "contains_ordered", s)]
@@ -210,6 +244,7 @@ def _sequence_misses(family: str, s: str, colours) -> list[NearMiss | None]:
         misses += [_seq("shorter", "contains_substring", t) for t in (s[:-1], s[1:])]
         misses += [_seq("no fallback", "contains_substring_no_fallback", s),
                    _seq("restart", "contains_substring_restart", s)]
+        misses += _edge_misses(family, s, colours)
     elif family == "contains_ordered":
         counts = [[c, s.count(c)] for c in colours if c in s]
         misses += [_seq("substring", "contains_substring", s)]
