@@ -19,6 +19,8 @@ Only the standard library is used: the DSL, task and experiment layers can all i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -37,6 +39,7 @@ __all__ = [
     "append_jsonl",
     "read_jsonl",
     "drop_torn_tail",
+    "folder_lock",
     "git_commit",
     "machine",
     "package_versions",
@@ -44,6 +47,20 @@ __all__ = [
     "repo_root",
     "results_dir",
 ]
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike):
+    """Hold an exclusive lock on `folder` (a `.lock` file in it) while reading and rewriting a shared
+    record, so that two runs writing to the same results folder side by side lose neither's update."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

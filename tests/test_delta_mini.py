@@ -183,3 +183,30 @@ def test_restart_or_stay_bridge_keeps_exactly_the_patterns_that_need_a_fallback(
         program = parse_program(reset_free_matcher(seq, ("R", "B")))
         tapes = [seq[:i] + seq for i in range(1, len(seq))]  # a partial match, then the whole pattern
         assert not all(run_program(program, t).finished for t in tapes), seq
+
+
+def test_runs_side_by_side_all_land_in_the_record(tmp_path, monkeypatch):
+    """Two runners write the same experiment.json (arms and seeds united); under the folder lock no
+    runner's seed is lost, even when every read happens before any write."""
+    import threading
+
+    write_json(tmp_path / "experiment.json", vars(MiniExperiment(seeds=[0], arms=["dense"])))
+    barrier = threading.Barrier(6)
+    real_read = delta_mini.read_json
+
+    def slow_read(path):
+        data = real_read(path)
+        try:
+            barrier.wait(timeout=0.5)  # without the lock every thread reads the old record first
+        except threading.BrokenBarrierError:
+            pass
+        return data
+
+    monkeypatch.setattr(delta_mini, "read_json", slow_read)
+    threads = [threading.Thread(target=delta_mini.run_all, args=(MiniExperiment(seeds=[s], arms=["dense"]), tmp_path),
+                                kwargs={"steps": ()}) for s in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert json.loads((tmp_path / "experiment.json").read_text())["seeds"] == [0, 1, 2, 3, 4, 5, 6]

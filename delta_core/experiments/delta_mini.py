@@ -37,7 +37,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+from ..artifacts import command_line, folder_lock, provenance, read_json, read_jsonl, write_json
 from ..rewards.schedule import Schedule
 from . import delta_mini_report
 from .delta_mini_report import load_runs
@@ -580,18 +580,8 @@ def check_generator_version(out: str | os.PathLike) -> None:
                               "--out (the summary and plots steps still work here)")
 
 
-def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
-            steps: Sequence[str] = ("base", "measure", "precondition", "arms", "summary", "plots"),
-            progress: bool = True) -> dict[str, Any]:
-    """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
-    from tqdm.auto import tqdm
-
-    from ..train import ConfigError
-
-    out = Path(out)
-    if set(steps) & {"base", "measure", "precondition", "arms"}:
-        check_generator_version(out)
-    out.mkdir(parents=True, exist_ok=True)
+def _update_record(exp: MiniExperiment, out: Path) -> None:
+    """Check `exp` against the folder's experiment.json and write the record (arms and seeds united)."""
     saved = out / "experiment.json"
     if saved.exists() and _with_defaults(read_json(saved)) != asdict(exp):
         old = _with_defaults(read_json(saved))
@@ -606,6 +596,22 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
         record["arms"] = [a for a in ARMS if a in set(old.get("arms", [])) | set(exp.arms)]
         record["seeds"] = sorted(set(old.get("seeds", [])) | set(exp.seeds))
     write_json(saved, record)
+
+
+def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
+            steps: Sequence[str] = ("base", "measure", "precondition", "arms", "summary", "plots"),
+            progress: bool = True) -> dict[str, Any]:
+    """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
+    from tqdm.auto import tqdm
+
+    from ..train import ConfigError
+
+    out = Path(out)
+    if set(steps) & {"base", "measure", "precondition", "arms"}:
+        check_generator_version(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):  # runs side by side add their arms and seeds to the same record
+        _update_record(exp, out)
     if "base" in steps:
         build_base(exp, out, progress=progress)
     if "measure" in steps:
@@ -735,19 +741,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ConfigError: a GRPO run these settings cannot make (e.g. more prompts a step than the target has)
     with user_errors(PROG, ConfigError, paths={"--out": args.out, "--work": args.work}):
         run_all(exp, args.out, args.work, steps)
-    prov_path = Path(args.out, "provenance.json")
-    history = read_json(prov_path).get("invocations", []) if prov_path.exists() else []
     from ..tasks.generate import GENERATOR_VERSION
 
-    made_with = read_json(prov_path).get("task_generator_version", 1) if prov_path.exists() else GENERATOR_VERSION
-    record = provenance(command_line("delta_core.experiments.delta_mini", argv),
-                        experiment=asdict(exp), wall_seconds=time.perf_counter() - started,
-                        task_generator_version=made_with)
-    record["invocations"] = history + [
-        {"command": record["command"], "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
-         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    ]
-    write_json(prov_path, record)
+    prov_path = Path(args.out, "provenance.json")
+    with folder_lock(args.out):  # runs side by side append to the same history
+        history = read_json(prov_path).get("invocations", []) if prov_path.exists() else []
+        made_with = read_json(prov_path).get("task_generator_version", 1) if prov_path.exists() else GENERATOR_VERSION
+        record = provenance(command_line("delta_core.experiments.delta_mini", argv),
+                            experiment=asdict(exp), wall_seconds=time.perf_counter() - started,
+                            task_generator_version=made_with)
+        record["invocations"] = history + [
+            {"command": record["command"], "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        ]
+        write_json(prov_path, record)
     summary_path = Path(args.out, "summary.json")
     if summary_path.exists():
         print(json.dumps({k: v for k, v in read_json(summary_path).items() if k != "experiment"}, indent=1)[:4000])
