@@ -144,6 +144,10 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
                              "enough_binary_steps") if not checks[k]]
         if not dtb:
             unmet.insert(0, "no dense→binary runs yet")
+        elif not checks["enough_binary_steps"]:
+            steps = ", ".join(str(s["binary_steps"]) for s in seeds.values())
+            unmet.insert(0, f"runs in progress ({sum(len(v) for v in runs.values())} runs started; dense→binary "
+                            f"seeds at {steps} binary steps of the {c['min_binary_steps']} needed)")
         verdict = "inconclusive"
         reason = "not met: " + ", ".join(u.replace("_", " ") for u in unmet) if unmet else (
             "some seeds reached the jump threshold without the full jump pattern")
