@@ -36,3 +36,10 @@ def test_control_learns_only_with_both_the_gain_and_the_ratio():
     assert control_verdict(evals(0.0))["learns"] is None
     v = control_verdict(evals(0.02, 0.5, 0.4))
     assert (v["first"], v["last"], v["best"], v["last_step"]) == (0.02, 0.4, 0.5, 20)
+
+
+def test_control_runs_are_named_by_their_learning_rate():
+    from delta_core.experiments.delta_mini_pilots import control_name
+
+    assert control_name("binary", 1e-4, 0) == "control_binary_lr0.0001_s0"
+    assert control_name("dense_then_binary", 2e-4, 2) == "control_dense_then_binary_lr0.0002_s2"

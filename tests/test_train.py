@@ -20,7 +20,7 @@ import pytest
 import trl  # noqa: E402,F401
 
 from delta_core import train as T  # noqa: E402
-from delta_core.artifacts import read_jsonl  # noqa: E402
+from delta_core.artifacts import read_json, read_jsonl  # noqa: E402
 from delta_core.rewards import make_reward  # noqa: E402
 from delta_core.sampling import score_samples  # noqa: E402
 from delta_core.mini import MiniConfig, save_mini  # noqa: E402
@@ -307,23 +307,57 @@ def _batch(advantages, completion_lengths, prompt_lengths, pad=0):
     }
 
 
-def test_replay_swaps_successful_groups_into_zero_signal_groups():
-    buffer = T.ReplayBuffer(size=4, max_fraction=0.5, seed=0)
-    # Step 1: group 0 has a full pass and a signal (stored); group 1 has neither.
-    first = _batch([1.0, -1.0, 0.0, 0.0], [3, 2, 1, 1], [2, 2, 4, 4])
-    out, replaced = buffer.apply(first, 2, [1.0, 0.0, 0.0, 0.0], pad_id=0)
-    assert len(buffer) == 1 and replaced == 1  # group 1 is replaced by group 0 right away
-    assert out["advantages"].tolist() == [1.0, -1.0, 1.0, -1.0]
-    # Step 2: both groups all-equal, longer prompts; one (max_fraction 0.5) is swapped, re-padded.
-    second = _batch([0.0, 0.0, 0.0, 0.0], [5, 5, 5, 5], [6, 6, 6, 6])
-    out, replaced = buffer.apply(second, 2, [0.0] * 4, pad_id=0)
+def test_replay_returns_a_prompts_successes_in_place_of_its_worst_failures():
+    import torch
+
+    buffer = T.ReplayBuffer(per_prompt=2)
+    # Step 1: two groups of 3 (prompts of length 2 and 4). Group 0 has one full pass (row 0), group 1 none.
+    first = _batch([0.0] * 6, [3, 2, 1, 1, 1, 1], [2, 2, 2, 4, 4, 4])
+    first["prompt_ids"][0:3] = first["prompt_ids"][0]  # one prompt per group
+    first["prompt_ids"][3:6] = first["prompt_ids"][3]
+    out, replaced = buffer.apply(first, 3, [1.0, 0.2, 0.1, 0.0, 0.0, 0.0], [1.0, 0, 0, 0, 0, 0], pad_id=0)
+    assert replaced == 0 and out is first and len(buffer) == 1  # a group never replays its own success
+    # Step 2: group 0's prompt returns with no success: its worst failure (reward 0.0, row 1) takes the
+    # stored trace, and the group's advantages are TRL's, recomputed from rewards [0.5, 1.0, 0.3].
+    second = _batch([0.0] * 6, [4, 4, 4, 5, 5, 5], [2, 2, 2, 6, 6, 6])
+    second["prompt_ids"][0:3] = second["prompt_ids"][0]  # unpadded [100, 100]: group 0's prompt of step 1
+    second["prompt_ids"][3:6] = second["prompt_ids"][3]
+    out, replaced = buffer.apply(second, 3, [0.5, 0.0, 0.3, 0.0, 0.0, 0.0], [0.0] * 6, pad_id=0, scale_rewards="group")
     assert replaced == 1
-    swapped = [i for i in range(4) if out["advantages"][i] != 0]
-    assert len(swapped) == 2
-    row = swapped[0]
-    assert out["completion_ids"][row, :3].tolist() == [200, 200, 200] and out["completion_mask"][row].sum() == 3
-    assert out["prompt_mask"][row].tolist() == [0, 0, 0, 0, 1, 1]  # left padding kept
-    assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum())
+    assert out["completion_ids"][1, :3].tolist() == [200, 200, 200] and out["completion_mask"][1].tolist() == [1, 1, 1, 0, 0]
+    assert out["completion_ids"][0, :4].tolist() == [200 + 0] * 4  # the others are untouched
+    r = torch.tensor([0.5, 1.0, 0.3])
+    expected = ((r - r.mean()) / (r.std() + 1e-4)).tolist()
+    assert out["advantages"][:3].tolist() == pytest.approx(expected)
+    assert out["advantages"][3:].tolist() == [0.0, 0.0, 0.0]  # group 1's prompt has nothing stored
+    assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum()) == 4 + 3 + 4 + 15
+    # without scaling: r - mean; an unknown scaling is refused
+    again = T.ReplayBuffer(per_prompt=2)
+    again.restore(buffer.export())  # the checkpointed state round-trips
+    assert again.export() == buffer.export()
+    out, _ = again.apply(second, 3, [0.5, 0.0, 0.3, 0.0, 0.0, 0.0], [0.0] * 6, pad_id=0, scale_rewards="none")
+    assert out["advantages"][:3].tolist() == pytest.approx((r - r.mean()).tolist())
+    with pytest.raises(ValueError, match="scale_rewards='batch'"):
+        T.replay._advantages(r, 3, "batch")
+
+
+def test_replay_keeps_the_most_recent_successes_per_prompt_and_refuses_batches_it_cannot_fill():
+    buffer = T.ReplayBuffer(per_prompt=2, max_prompts=1)
+    for length in (1, 2, 3):  # three successes of the same prompt: the last two are kept
+        batch = _batch([0.0, 0.0], [length, 1], [2, 2])
+        batch["prompt_ids"][1] = batch["prompt_ids"][0]
+        buffer.apply(batch, 2, [1.0, 0.0], [1.0, 0.0], pad_id=0)
+    (key, traces), = buffer.export()["traces"]
+    assert [len(ids) for ids, _ in traces] == [2, 3]
+    other = _batch([0.0, 0.0], [1, 1], [5, 5])
+    buffer.apply(other, 2, [1.0, 0.0], [1.0, 0.0], pad_id=0)
+    assert len(buffer) == 1 and buffer.export()["traces"][0][0] != key  # max_prompts=1: the older prompt went
+    with_logps = _batch([0.0, 0.0], [1, 1], [2, 2])
+    with_logps["old_per_token_logps"] = with_logps["completion_mask"].float()
+    with pytest.raises(ValueError, match="old_per_token_logps"):
+        buffer.apply(with_logps, 2, [0.0, 0.0], [0.0, 0.0], pad_id=0)
+    with pytest.raises(ValueError, match="whole groups"):
+        buffer.apply(_batch([0.0] * 3, [1] * 3, [2] * 3), 2, [0.0] * 3, [0.0] * 3, pad_id=0)
 
 
 def test_curriculum_orders_training_data_by_level():
@@ -526,3 +560,41 @@ def test_schedule_callback_checkpoints_the_schedule_and_ignores_logs_without_a_d
     assert list(schedule.history) == [] and schedule.switch_step is None  # no dense mean logged: nothing heard
     callback.on_log(None, SimpleNamespace(global_step=3), None, logs={"loss": 0.1, "dense_reward": 0.4, "reward_phase": 0.0})
     assert callback.state() == {"args": {}, "attributes": {"switch_step": None, "history": [0.4]}}
+
+
+# ---------------------------------------------------------------- replay across a checkpoint
+
+
+def _replay_run(tiny_model, out, max_steps, resume, restore=True, monkeypatch=None):
+    """GRPO on 4 prompts, all of them every step, with a scorer that passes the first sample of each
+    group: successes are stored at every step and replayed whenever the prompt returns."""
+    import datasets
+
+    def scorer(completions, ground_truth):
+        values = [1.0 if i % 4 == 0 else 0.0 for i in range(len(completions))]
+        return values, values
+
+    rows = [{"prompt": [{"role": "user", "content": f"Write a Manufactoria DSL program.\nprompt {i}"}],
+             "ground_truth": "[]", "id": str(i)} for i in range(4)]
+    config = cfg(model=tiny_model, dataset="scorer rows", family=None, level=None, output_dir=str(out),
+                 max_steps=max_steps, schedule="binary", switch_step=None, eval_steps=0, save_steps=2, seed=0,
+                 replay=True, non_stop_penalty=False, overwrite=True)
+    if not restore:  # the control: a resume that forgets the buffer
+        monkeypatch.setattr(T.ReplayBuffer, "restore", lambda self, saved: None)
+    T.train(config, resume=resume, datasets=(datasets.Dataset.from_list(rows), None), scorer=scorer)
+    return {r["step"]: r["replayed_samples"] for r in read_jsonl(out / "metrics.jsonl") if r["kind"] == "train"}
+
+
+def test_replay_buffer_survives_a_checkpoint_and_resume(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    first = _replay_run(tiny_model, out, 2, resume=False)
+    assert first[1] == 0 and first[2] == 4  # step 2: one failure of each prompt takes step 1's success
+    saved = read_json(out / "checkpoint-2" / "trainer_state.json")["stateful_callbacks"]["ReplayCallback"]
+    assert len(saved["attributes"]["traces"]) == 4
+    resumed = _replay_run(tiny_model, out, 3, resume=True)
+    assert resumed[3] >= 4  # the first step after the resume replays the checkpointed successes (1-2 a prompt)
+    # the control: a resume without the restore has nothing to replay at its first step
+    out2 = tmp_path / "run2"
+    _replay_run(tiny_model, out2, 2, resume=False)
+    forgetful = _replay_run(tiny_model, out2, 3, resume=True, restore=False, monkeypatch=monkeypatch)
+    assert forgetful[3] == 0

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
 
-__all__ = ["LR_RULE", "CONTROL_RULE", "lr_pilot", "choose_lr", "control_run", "control_verdict",
+__all__ = ["LR_RULE", "CONTROL_RULE", "lr_pilot", "choose_lr", "control_name", "control_run", "control_verdict",
            "pilot_report", "main"]
 
 LR_RULE = {"min_entropy_ratio": 0.5}  # entropy at the last pilot step / entropy at step 1
@@ -77,12 +77,13 @@ def lr_pilot(exp, out, lrs: Sequence[float] = (2e-5, 5e-5, 1e-4), steps: int = 3
     from .delta_mini import target_datasets
 
     out = Path(out)
-    runs = {}
     for lr in lrs:
-        records = _run(exp, out, f"lr_{lr:g}", Path(work), target_datasets(exp), progress,
-                       schedule="dense", switch_step=None, switch_threshold=None, learning_rate=lr,
-                       max_steps=steps, seed=seed, eval_steps=0)
-        runs[f"{lr:g}"] = records
+        _run(exp, out, f"lr_{lr:g}", Path(work), target_datasets(exp), progress,
+             schedule="dense", switch_step=None, switch_threshold=None, learning_rate=lr,
+             max_steps=steps, seed=seed, eval_steps=0)
+    # every pilot run in the folder counts: a grid extended later (when the rule did not bind at its
+    # top) is chosen from as a whole
+    runs = {path.parent.name[3:]: read_jsonl(path) for path in sorted((out / "pilots").glob("lr_*/metrics.jsonl"))}
     choice = choose_lr(runs)
     write_json(out / "pilots" / "lr_choice.json", choice)
     return choice
@@ -132,11 +133,16 @@ def control_run(exp, out, arm: str, seed: int = 0, steps: int = 100, work: str =
     """One positive-control run (`arm` "binary" or "dense_then_binary", the experiment's switch rule)."""
     train_problems, held = control_split(exp)
     family, level = exp.control.split("/")
-    return _run(exp, Path(out), f"control_{arm}_s{seed}", Path(work), _datasets(train_problems, held, level),
+    return _run(exp, Path(out), control_name(arm, exp.learning_rate, seed), Path(work), _datasets(train_problems, held, level),
                 progress, schedule=arm, family=family, level=level, seed=seed, max_steps=steps,
                 switch_step=exp.switch_step if arm == "dense_then_binary" else None,
                 switch_threshold=exp.switch_threshold if arm == "dense_then_binary" else None,
                 eval_problems=len(held))
+
+
+def control_name(arm: str, learning_rate: float, seed: int) -> str:
+    """`control_<arm>_lr<lr>_s<seed>`: one control run per learning rate the pilots settle on."""
+    return f"control_{arm}_lr{learning_rate:g}_s{seed}"
 
 
 def control_verdict(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -200,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         {"what": args.what, "lrs": args.lrs, "steps": args.steps, "arm": args.arm, "seed": args.seed},
                         time.perf_counter() - started)
     (out / "pilots").mkdir(parents=True, exist_ok=True)
-    write_json(out / "pilots" / f"provenance_{args.what}{'_' + args.arm + '_s' + str(args.seed) if args.what == 'control' else ''}.json", record)
+    name = control_name(args.arm, exp.learning_rate, args.seed) if args.what == "control" else args.what
+    write_json(out / "pilots" / f"provenance_{name}.json", record)
     print(json.dumps(result, indent=1)[:3000])
     return 0
 

@@ -220,13 +220,18 @@ def plot_control(out: str | os.PathLike, ax=None):
     out = Path(out)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.4))
-    for metrics in sorted((out / "pilots").glob("control_*/metrics.jsonl")):
+    runs = sorted((out / "pilots").glob("control_*/metrics.jsonl"))
+    rates = sorted({m.parent.name.split("_lr")[1].rsplit("_s", 1)[0] for m in runs if "_lr" in m.parent.name}, key=float)
+    styles = dict(zip(rates, ["-", "--", ":", "-."]))
+    for metrics in runs:
         _, evals = read_run(metrics)
         if not len(evals):
             continue
-        arm = metrics.parent.name[len("control_"):].rsplit("_s", 1)[0]
-        ax.plot(evals["step"], evals["pass@1"], marker="o", color=ARM_COLOURS.get(arm),
-                label=f"{ARM_LABELS.get(arm, arm)} (seed {metrics.parent.name.rsplit('_s', 1)[1]})")
+        name = metrics.parent.name[len("control_"):]  # <arm>_lr<lr>_s<seed>
+        arm, rest = name.split("_lr") if "_lr" in name else (name.rsplit("_s", 1)[0], "?_s" + name.rsplit("_s", 1)[1])
+        lr, seed = rest.rsplit("_s", 1)
+        ax.plot(evals["step"], evals["pass@1"], marker="o", color=ARM_COLOURS.get(arm), ls=styles.get(lr, "-"),
+                label=f"{ARM_LABELS.get(arm, arm)}, lr {lr} (seed {seed})")
     ax.set(xlabel="GRPO step", ylabel="held-out pass@1", ylim=(-0.03, 1.03),
            title="positive control: a family the base solves now and then")
     ax.legend(fontsize=8)

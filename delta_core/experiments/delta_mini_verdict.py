@@ -164,9 +164,10 @@ def verdict(out: str | Path, write: bool = True) -> dict[str, Any]:
     precondition = read_json(out / "precondition.json") if (out / "precondition.json").exists() else None
     control = None
     report = out / "pilots" / "report.json"
-    if report.exists():
+    if report.exists():  # the binary-only control at the learning rate the arms use
+        lr = read_json(out / "experiment.json")["learning_rate"]
         verdicts = [v.get("learns") for name, v in read_json(report).get("control", {}).items()
-                    if name.startswith("control_binary_")]
+                    if name.startswith(f"control_binary_lr{lr:g}_")]
         control = None if not verdicts else all(v is True for v in verdicts)
     result = decide(runs, precondition, control)
     if write:

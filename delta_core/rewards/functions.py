@@ -123,6 +123,13 @@ def score_batch(
     return [s[0] for s in scores], [s[1] for s in scores]
 
 
+def _returned(kind: str, schedule: Schedule | None, state: Any, dense: list[float], binary: list[float]) -> list[float]:
+    """The scores a reward of this kind returns for the batch (replay needs them to recompute advantages)."""
+    if kind == "scheduled":
+        return list(binary if schedule.phase_at(state.global_step) == "binary" else dense)
+    return list(binary if kind == "binary" else dense)
+
+
 def _prompt_key(prompt: Any) -> str:
     """A short stable key of a prompt (chat messages or text): which problem a sample was for."""
     return hashlib.sha1(json.dumps(prompt, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -212,6 +219,7 @@ def make_reward(
         reward.last_binary = list(binary)  # type: ignore[attr-defined]
         prompts = kwargs.get("prompts") or [None] * len(completions)
         reward.solved.update(_prompt_key(p) for p, b in zip(prompts, binary) if b >= 1.0)  # type: ignore[attr-defined]
+        reward.last_rewards = _returned(kind, schedule, state, dense, binary)  # type: ignore[attr-defined]
         if kind == "dense":
             _log(log_metric, "binary_reward", binary)
             return dense
@@ -228,6 +236,7 @@ def make_reward(
     reward.__name__ = reward.__qualname__ = f"{kind}_reward"
     reward.judge_batch = judge_batch  # type: ignore[attr-defined]
     reward.last_binary = []  # type: ignore[attr-defined]
+    reward.last_rewards = []  # type: ignore[attr-defined]
     reward.solved = set()  # type: ignore[attr-defined]  # prompts with a full pass since the last drain
     if kind == "scheduled":
         reward.schedule = schedule  # type: ignore[attr-defined]

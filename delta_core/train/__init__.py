@@ -13,10 +13,11 @@ One idea a file:
 - `config.py`: `TrainConfig` (validated before anything loads), `PAPER`, `PRESETS`, `load_config`;
 - `cli.py`: `parse_cli`, `main` (`python -m delta_core.train`);
 - `data.py`: the training and held-out datasets (`build_datasets`, `problem_rows`, `family_split`);
-- `replay.py`: `ReplayBuffer`, re-using rare successful groups in place of all-equal groups;
+- `replay.py`: `ReplayBuffer`, successful traces returning with their prompt (paper §3.3), checkpointed;
 - `callbacks.py`: `ScheduleCallback` (decides a threshold switch of the `rewards.Schedule` and
   checkpoints it; the reward only reads the phase), `MetricsLogger` (one fsync'ed JSON line per step in
-  `<output_dir>/metrics.jsonl`; on resume the lines after the checkpoint are dropped), `PassKEval`
+  `<output_dir>/metrics.jsonl`; on resume the lines after the checkpoint are dropped), `ReplayCallback`
+  (the replay buffer in every checkpoint), `PassKEval`
   (`kind="eval"` lines with held-out pass@1 / pass@k every `eval_steps`, sampled like the rollouts);
 - `run.py`: `train`, TRL's `GRPOTrainer` (subclassed only for replay) with all of the above;
 - `gpu.py`: the `unsloth` back-end (Unsloth `FastLanguageModel` + LoRA + vLLM on one GPU). trl is
@@ -28,7 +29,7 @@ Logged keys (`kind="train"` lines): `step`, `phase` ("dense"/"binary"), `reward_
 `frac_zero_std` (groups whose rewards are all equal: no gradient), `entropy`, `kl` (null when beta=0),
 `clip_ratio` (`clip_low`, `clip_high`), `completion_length`, `truncated_frac`, `step_time` (s),
 `loss`, `learning_rate`, `step_skipped` (1 when no group had reward spread and no optimizer step was taken),
-`switch_step`, `replayed_groups`, and `trl`: every key TRL logged that step.
+`switch_step`, `switch_reason`, `distinct_programs`, `judge_seconds`, `replayed_samples`, and `trl`: every key TRL logged that step.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from ..rewards.schedule import Schedule
 from ..sampling import sample_and_score
 from .config import TrainConfig
 
-__all__ = ["ScheduleCallback", "MetricsLogger", "PassKEval", "evaluate_pass_at_k", "truncate_metrics"]
+__all__ = ["ScheduleCallback", "ReplayCallback", "MetricsLogger", "PassKEval", "evaluate_pass_at_k", "truncate_metrics"]
 
 
 def truncate_metrics(path: str | os.PathLike, step: int) -> int:
@@ -84,6 +84,16 @@ class ScheduleCallback(TrainerCallback, ExportableState):
         return {"args": {}, "attributes": self.schedule.export() if self.schedule else {}}
 
 
+class ReplayCallback(TrainerCallback, ExportableState):
+    """Puts the replay buffer (token ids and rewards of stored successes) into every checkpoint."""
+
+    def __init__(self, replay: Any = None):
+        self.replay = replay
+
+    def state(self) -> dict:
+        return {"args": {}, "attributes": self.replay.export() if self.replay is not None else {}}
+
+
 class MetricsLogger(TrainerCallback):
     """Append one `kind="train"` JSON line per logged step (and `kind="eval"` lines via `write`)."""
 
@@ -127,7 +137,7 @@ class MetricsLogger(TrainerCallback):
                 "step_skipped": _mean_of(logs, "step_skipped"),
                 "switch_step": None if self.schedule is None else self.schedule.switch_step,
                 "switch_reason": None if self.schedule is None else self.schedule.switch_reason,
-                "replayed_groups": self.replay_counts.pop(state.global_step, 0) if self.replay_counts else 0,
+                "replayed_samples": self.replay_counts.pop(state.global_step, 0) if self.replay_counts else 0,
                 "trl": {k: v for k, v in logs.items() if isinstance(v, (int, float, str)) or v is None},
             }
         )

@@ -115,9 +115,9 @@ class TrainConfig:
     progress_bar: bool = False
 
     # --- variants
-    replay: bool = False  # re-use successful groups in place of zero-std groups (ReplayBuffer)
-    replay_buffer_size: int = 64  # groups kept (most recent)
-    replay_max_fraction: float = 0.25  # at most this share of a step's groups is replaced
+    replay: bool = False  # successful traces return with their prompt in place of failed samples (ReplayBuffer)
+    replay_per_prompt: int = 3  # the most recent successes kept, and replayed, per prompt (the paper: 3)
+    replay_buffer_size: int = 4096  # prompts kept (the longest unused are dropped first)
     curriculum_levels: list[str] | None = None  # family mode: levels in order, e.g. [easy, medium]
     curriculum_steps: list[int] | None = None  # the step at which each level starts; first must be 0
 
@@ -198,8 +198,10 @@ class TrainConfig:
 
         if self.replay_buffer_size < 1:
             bad("replay_buffer_size", "must be >= 1")
-        if not 0.0 < self.replay_max_fraction <= 1.0:
-            bad("replay_max_fraction", "must be in (0, 1]")
+        if self.replay_per_prompt < 1:
+            bad("replay_per_prompt", "must be >= 1")
+        if self.replay and self.scale_rewards not in ("group", "none"):
+            bad("scale_rewards", "replay recomputes group advantages: use 'group' or 'none' with replay=true")
         if (self.curriculum_levels is None) != (self.curriculum_steps is None):
             bad("curriculum_steps", "give both `curriculum_levels` and `curriculum_steps`, or neither")
         if self.curriculum_levels is not None:
@@ -357,6 +359,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, Any]
     values.update(overrides or {})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
+    if "replay_max_fraction" in unknown:
+        raise ConfigError("replay_max_fraction: removed; replay now follows the paper (successes return with their "
+                          "prompt, up to `replay_per_prompt` of them), so drop the key")
     if "eval_temperature" in unknown:
         raise ConfigError("eval_temperature: removed; evaluation samples with the rollouts' `temperature`, "
                           "`top_p` and `top_k` (TrainConfig.sampling), so drop the key")

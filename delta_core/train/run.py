@@ -53,11 +53,12 @@ def _trainer_class():
             batch = super()._generate_and_score_completions(inputs)
             if self.replay is not None and self.model.training:
                 pad_id = self.processing_class.pad_token_id
-                batch, replaced = self.replay.apply(batch, self.num_generations, self.delta_reward.last_binary, pad_id)
+                batch, replaced = self.replay.apply(batch, self.num_generations, self.delta_reward.last_rewards,
+                                                    self.delta_reward.last_binary, pad_id, self.scale_rewards)
                 # Logged with the step this batch trains (global_step counts completed steps).
                 self.replay_counts[self.state.global_step + 1] = replaced
-                self._metrics["train"]["replay/groups_replaced"].append(float(replaced))
-                self._metrics["train"]["replay/buffer_size"].append(float(len(self.replay)))
+                self._metrics["train"]["replay/samples_replayed"].append(float(replaced))
+                self._metrics["train"]["replay/prompts_stored"].append(float(len(self.replay)))
             if self.model.training:
                 self.no_signal = bool(batch["advantages"].abs().max() <= 1e-12)
                 skipped = self.no_signal and self.skip_without_signal
@@ -238,7 +239,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
     tokenizer.padding_side = "left"
 
     # 2. Rewards, logs.
-    from .callbacks import MetricsLogger, PassKEval, ScheduleCallback, truncate_metrics
+    from .callbacks import MetricsLogger, PassKEval, ReplayCallback, ScheduleCallback, truncate_metrics
 
     schedule = config.make_schedule()
     metrics_path = out / config.metrics_file
@@ -278,7 +279,12 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
 
     # 3. TRL.
     trainer_cls = _trainer_class()
-    replay = ReplayBuffer(config.replay_buffer_size, config.replay_max_fraction, config.seed) if config.replay else None
+    replay = ReplayBuffer(config.replay_per_prompt, config.replay_buffer_size) if config.replay else None
+    if replay is not None and resume:  # the buffer is checkpointed with the run (ReplayCallback)
+        saved_replay = trainer_state.get("stateful_callbacks", {}).get("ReplayCallback", {})
+        replay.restore(saved_replay.get("attributes", {}))
+    if replay is not None:
+        all_callbacks.append(ReplayCallback(replay))
     trainer = trainer_cls(
         model=model,
         reward_funcs=[reward],
