@@ -155,6 +155,25 @@ else:
                  "modal_program_share"]].rename(columns={"c": "full passes"}).round(3).set_index("pattern").T)
 """),
     md("""
+Where the base *did* pass every test of a held-out problem, is the program right, or did it slip through
+the tests? Each full-pass program the precondition found (sampled again with the same seeds,
+`scripts/precondition_full_passes.py`) is run on every tape of up to 12 colours against the problem's
+language:
+"""),
+    code("""
+found = load("precondition_full_passes.json")
+if found and found["programs"]:
+    by_pattern = {p.params["sequence"]: p for p in held_target}
+    for pattern, program in found["programs"].items():
+        diff = precondition.first_difference(program, by_pattern[pattern])
+        verdict = "right on every tape up to 12 colours" if diff is None else f"wrong on {diff!r}"
+        print(f"contains '{pattern}': {verdict}")
+        print(program)
+        print()
+else:
+    print("no full pass in the precondition's samples")
+"""),
+    md("""
 How well the base knows the families it was taught (pass@1 on problems held out of its supervised
 data), which is also where the positive control's family comes from:
 """),
@@ -282,14 +301,21 @@ plt.show()
 parts = []
 if pre is not None:
     K = pre["k"]
-    parts.append(f"The base reads the target prompt (parse rate {pre['parse_rate']:.2f}) and writes different programs "
-                 f"for different patterns ({pre['distinct_modal_programs']} distinct most-frequent programs for "
-                 f"{pre['n_problems']} problems); its pass@{K} on the held-out target is {pre[f'pass@{K}']:.4f}, "
-                 f"so the precondition {'holds' if pre['passes'] else 'does not hold'}. Its dense score, "
-                 f"{pre['dense_mean']:.2f}, sits below the {pre['baselines']['best_fixed']:.2f} that the nearest "
-                 "seen-family program earns without any learning.")
+    checks = pre["checks"]
+    parts.append(
+        f"The base {'reads' if checks['reads_the_prompt'] else 'does not read'} the target prompt (parse rate "
+        f"{pre['parse_rate']:.2f}); it writes {pre['distinct_modal_programs']} distinct most-frequent programs for "
+        f"{pre['n_problems']} problems ({'enough' if checks['conditions_on_the_pattern'] else 'short of the rule'}); "
+        f"its pass@{K} on the held-out target is {pre[f'pass@{K}']:.4f}"
+        + (f" ({pre['problems_with_a_full_pass']} problems solved, each by a right program, so the skill is rare, not absent)"
+           if found and found["programs"] and all(
+               precondition.first_difference(prog, by_pattern[pat]) is None for pat, prog in found["programs"].items())
+           else "")
+        + f". The precondition {'holds' if pre['passes'] else 'does not hold'}. The base's dense score, "
+        f"{pre['dense_mean']:.2f}, sits below the {pre['baselines']['best_fixed']:.2f} that the nearest seen-family "
+        "program earns without any learning.")
 if pilots and pilots.get("lr"):
-    parts.append(f"The pilot chose learning rate {pilots['lr']['chosen']}.")
+    parts.append(f"The pilot chose learning rate {pilots['lr']['chosen']} (the arms use {exp.learning_rate:g}).")
 if pilots and pilots.get("control"):
     parts.append("Positive control: " + "; ".join(
         f"{name} {'learns' if v.get('learns') else 'does not learn'} (held-out pass@1 {v.get('first', 0):.3f} -> {v.get('last', 0):.3f})"

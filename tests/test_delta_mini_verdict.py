@@ -54,14 +54,14 @@ def test_jump_needs_two_seeds_and_low_control_arms():
 def test_refuted_only_when_the_test_was_fair():
     flat = _arms([FLAT, FLAT, FLAT])  # switch at 100 by the rule, 300 binary steps, spread in half the groups
     assert decide(flat, GOOD_PRE, True)["verdict"] == "refuted"
-    for precondition, control, why in [({"passes": False}, True, "precondition passes"),
-                                       (GOOD_PRE, False, "control learns"), (None, True, "precondition passes")]:
+    for precondition, control, why in [({"passes": False}, True, "passing precondition"),
+                                       (GOOD_PRE, False, "control that learns"), (None, True, "passing precondition")]:
         result = decide(flat, precondition, control)
         assert result["verdict"] == "inconclusive" and why in result["reason"]
     capped = {**flat, "dense_then_binary": {s: run(FLAT, reason="cap") for s in range(3)}}
-    assert "switch rule fired" in decide(capped, GOOD_PRE, True)["reason"]
+    assert "switch rule firing" in decide(capped, GOOD_PRE, True)["reason"]
     tied = {**flat, "dense_then_binary": {s: run(FLAT, zero_std=1.0) for s in range(3)}}
-    assert "binary steps have spread" in decide(tied, GOOD_PRE, True)["reason"]
+    assert "binary steps with reward spread" in decide(tied, GOOD_PRE, True)["reason"]
     short = {**flat, "dense_then_binary": {s: run([0.0] * 31) for s in range(3)}}  # 200 binary steps only
-    assert "enough binary steps" in decide(short, GOOD_PRE, True)["reason"]
+    assert "enough binary steps in 3 seeds" in decide(short, GOOD_PRE, True)["reason"]
     assert decide({}, GOOD_PRE, True)["verdict"] == "inconclusive"

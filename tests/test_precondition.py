@@ -92,3 +92,16 @@ def test_precondition_report_checks_fail_and_pass_on_hand_made_samples(monkeypat
     assert report["pass@1"] == 0.25 and report["pass@4"] == 1.0 and not report["checks"]["pass_at_K_is_zero"]
     assert report["checks"]["conditions_on_the_pattern"]  # four problems, four different solutions
     assert "FAIL" in pc.describe(report) and "pass@4 1.0000" in pc.describe(report)
+
+
+def test_first_difference_tells_a_right_program_from_one_that_only_passes_the_tests():
+    from delta_core.experiments.precondition import first_difference
+    from delta_core.tasks import generate
+
+    problem = next(p for p in generate("contains_substring", "medium", "two_color", n=None, seed=0)
+                   if p.params["sequence"] == "RBRB")
+    assert first_difference(problem.solution, problem) is None
+    # the one-fallback error: after 'RBR', an 'R' restarts instead of going back to q1
+    wrong = problem.solution.replace("[R] q1\n    [B] end", "[R] q0\n    [B] end")
+    assert wrong != problem.solution
+    assert first_difference(wrong, problem) == "RBRRBRB"  # hand-checked: contains RBRB from its 4th colour

@@ -195,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with user_errors(prog, ConfigError, paths={"DIR": str(out)}):
         if args.what == "lr":
             result = lr_pilot(exp, out, args.lrs, args.steps or 30, args.seed, args.work)
+            pilot_report(out)
         elif args.what == "control":
             if exp.control is None:
                 fail(prog, f"DIR {out}: experiment.json sets no control family (control: null)")

@@ -29,6 +29,15 @@ from ..artifacts import read_json, read_jsonl, write_json
 
 __all__ = ["CRITERIA", "seed_jump", "decide", "verdict", "describe_criteria", "main"]
 
+# What each unmet condition of a fair test is called in a verdict's reason.
+UNMET = {
+    "precondition_passes": "a passing precondition report",
+    "control_learns": "a positive control that learns",
+    "switch_rule_fired": "dense-phase full passes (the switch rule firing)",
+    "binary_steps_have_spread": "binary steps with reward spread",
+    "enough_binary_steps": "enough binary steps in 3 seeds",
+}
+
 CRITERIA = {
     "plateau_max": 0.05,
     "plateau_steps": 50,
@@ -149,7 +158,7 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
             unmet.insert(0, f"runs in progress ({sum(len(v) for v in runs.values())} runs started; dense→binary "
                             f"seeds at {steps} binary steps of the {c['min_binary_steps']} needed)")
         verdict = "inconclusive"
-        reason = "not met: " + ", ".join(u.replace("_", " ") for u in unmet) if unmet else (
+        reason = "missing: " + "; ".join(UNMET.get(u, u) for u in unmet) if unmet else (
             "some seeds reached the jump threshold without the full jump pattern")
     return {"verdict": verdict, "reason": reason, "numbers": numbers, "checks": checks, "criteria": dict(c)}
 

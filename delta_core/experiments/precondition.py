@@ -40,6 +40,7 @@ __all__ = [
     "judge_program",
     "precondition_report",
     "describe",
+    "first_difference",
 ]
 
 # Fixed before any run (issue 18), printed with the report.
@@ -242,3 +243,19 @@ def describe(report: dict[str, Any]) -> str:
         f"accept-all {b['accept_all']:.3f}, best constant {b['best_constant']:.3f}, nearest seen-family "
         f"{b['nearest_seen']:.3f} (best fixed {b['best_fixed']:.3f})",
     ])
+
+
+def first_difference(program: str, problem: Any, max_len: int = 12) -> str | None:
+    """The shortest tape (up to `max_len` colours) on which `program` and the problem's language
+    disagree, or None: tells a program that is right from one that only passes the tests."""
+    import itertools
+
+    from ..dsl import parse_program, run_program
+    from ..tasks.base import COLOUR_MODES, FAMILIES
+
+    parsed, family = parse_program(program), FAMILIES[problem.family]
+    for n in range(max_len + 1):
+        for tape in map("".join, itertools.product(COLOUR_MODES[problem.color_mode], repeat=n)):
+            if run_program(parsed, tape).finished != family.accepts(problem.params, tape):
+                return tape
+    return None
