@@ -595,3 +595,27 @@ def test_one_vocabulary_in_chapters_5_and_7():
     assert fidelity.vocabulary("not reproduced") == "refuted"
     with pytest.raises(ValueError):
         fidelity.vocabulary("sort of")
+
+
+def test_c9_warmup_row_needs_seeds_and_reads_the_arms_learning_rate(tmp_path):
+    """One seed of each control arm cannot carry the claim, whatever it shows; with three seeds the
+    margin decides, and runs at another learning rate are not counted."""
+    import json
+
+    from delta_core.experiments.fidelity import INCONCLUSIVE, PARTLY, REFUTED, REPRODUCED, warmup_helps_control
+
+    def report(binary, warm, lr="0.0005"):
+        control = {}
+        for arm, values in (("binary", binary), ("dense_then_binary", warm)):
+            for seed, last in enumerate(values):
+                control[f"control_{arm}_lr{lr}_s{seed}"] = {"first": 0.01, "last": last}
+        control["control_binary_lr0.0001_s0"] = {"first": 0.01, "last": 0.9}  # another lr: ignored
+        return {"control": control, "lr": {"chosen": lr}}
+
+    (tmp_path / "experiment.json").write_text(json.dumps({"learning_rate": 5e-4}))
+    kw = dict(experiment="experiment.json", root=tmp_path)
+    one = warmup_helps_control(report([0.10], [0.04]), **kw)
+    assert one.status.startswith(INCONCLUSIVE) and "binary-only 10" in one.ours
+    assert warmup_helps_control(report([0.1] * 3, [0.2] * 3), **kw).status == REPRODUCED
+    assert warmup_helps_control(report([0.2] * 3, [0.1] * 3), **kw).status == REFUTED
+    assert warmup_helps_control(report([0.1] * 3, [0.12] * 3), **kw).status == PARTLY

@@ -597,6 +597,38 @@ def collapse_from_runs(
     return Result(ours, REPRODUCED if fell else REFUTED)
 
 
+def warmup_helps_control(data: Any, *, learning_rate_key: Key = "lr.chosen", min_seeds: int = 3,
+                         margin: float = 0.05, experiment: str | None = None, root: str | Path = ".") -> Result:
+    """C9 from DELTA-mini v2's positive control (`pilots/report.json`): binary-only vs dense → binary on a
+    family the base solves now and then, at the learning rate the arms use (`experiment`'s, else the
+    pilot's choice). Held-out pass@1 at the last evaluation, mean over seeds: reproduced when dense →
+    binary ends at least `margin` above binary-only, refuted when it ends `margin` below, else partly;
+    with fewer than `min_seeds` seeds of each the row is inconclusive, whatever the numbers say."""
+    controls = data.get("control") or {}
+    lr = None
+    if experiment is not None and (Path(root) / experiment).is_file():
+        lr = json.loads((Path(root) / experiment).read_text()).get("learning_rate")
+    if lr is None:
+        lr = float(_number(data, learning_rate_key))
+    last = {arm: [v["last"] for name, v in controls.items()
+                  if name.startswith(f"control_{arm}_lr{float(lr):g}_") and v.get("last") is not None]
+            for arm in ("binary", "dense_then_binary")}
+    if not last["binary"] or not last["dense_then_binary"]:
+        raise MissingKey(f"control runs of both arms at lr {float(lr):g}")
+    binary, warm = (sum(v) / len(v) for v in (last["binary"], last["dense_then_binary"]))
+    first = [v["first"] for v in controls.values() if v.get("first") is not None]
+    seeds = min(len(v) for v in last.values())
+    ours = (f"held-out pass@1 from {_pct(sum(first) / len(first))}: binary-only {_pct(binary)}, dense → binary "
+            f"{_pct(warm)} (positive control, lr {float(lr):g}, {seeds} seed{'s' if seeds > 1 else ''})")
+    if seeds < min_seeds:
+        return Result(ours, f"{INCONCLUSIVE} ({seeds} seed{'s' if seeds > 1 else ''}; the claim needs {min_seeds})")
+    if warm >= binary + margin:
+        return Result(ours, REPRODUCED)
+    if warm <= binary - margin:
+        return Result(ours, REFUTED)
+    return Result(ours, PARTLY)
+
+
 CHECKS: dict[str, Callable[..., Result]] = {
     f.__name__: f
     for f in (
@@ -612,6 +644,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
         gain_interval,
         collapse,
         collapse_from_runs,
+        warmup_helps_control,
     )
 }
 
