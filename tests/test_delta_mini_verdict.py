@@ -55,7 +55,7 @@ def test_refuted_only_when_the_test_was_fair():
     flat = _arms([FLAT, FLAT, FLAT])  # switch at 100 by the rule, 300 binary steps, spread in half the groups
     assert decide(flat, GOOD_PRE, True)["verdict"] == "refuted"
     for precondition, control, why in [({"passes": False}, True, "passing precondition"),
-                                       (GOOD_PRE, False, "control that learns"), (None, True, "passing precondition")]:
+                                       (GOOD_PRE, False, "control that learns"), (None, True, "precondition report (not measured yet)")]:
         result = decide(flat, precondition, control)
         assert result["verdict"] == "inconclusive" and why in result["reason"]
     capped = {**flat, "dense_then_binary": {s: run(FLAT, reason="cap") for s in range(3)}}
@@ -65,3 +65,12 @@ def test_refuted_only_when_the_test_was_fair():
     short = {**flat, "dense_then_binary": {s: run([0.0] * 31) for s in range(3)}}  # 200 binary steps only
     assert "enough binary steps in 3 seeds" in decide(short, GOOD_PRE, True)["reason"]
     assert decide({}, GOOD_PRE, True)["verdict"] == "inconclusive"
+
+
+def test_a_failed_precondition_is_named_with_its_numbers():
+    report = {"passes": False, "k": 1024, "checks": {"reads_the_prompt": True, "conditions_on_the_pattern": False,
+                                                     "pass_at_K_is_zero": False},
+              "parse_rate": 0.95, "distinct_modal_programs": 15, "n_problems": 32, "pass@1024": 0.0625,
+              "problems_with_a_full_pass": 2}
+    reason = decide({}, report, True)["reason"]
+    assert "distinct programs 15/32" in reason and "pass@1024 0.0625 (2 of 32" in reason and "parse rate" not in reason

@@ -158,9 +158,26 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
             unmet.insert(0, f"runs in progress ({sum(len(v) for v in runs.values())} runs started; dense→binary "
                             f"seeds at {steps} binary steps of the {c['min_binary_steps']} needed)")
         verdict = "inconclusive"
-        reason = "missing: " + "; ".join(UNMET.get(u, u) for u in unmet) if unmet else (
+        named = {**UNMET, "precondition_passes": _precondition_words(precondition)}
+        reason = "missing: " + "; ".join(named.get(u, u) for u in unmet) if unmet else (
             "some seeds reached the jump threshold without the full jump pattern")
     return {"verdict": verdict, "reason": reason, "numbers": numbers, "checks": checks, "criteria": dict(c)}
+
+
+def _precondition_words(report: dict[str, Any] | None) -> str:
+    """What is missing of the precondition, with its numbers."""
+    if report is None:
+        return "a precondition report (not measured yet)"
+    checks, k = report.get("checks", {}), report.get("k")
+    failed = []
+    if not checks.get("reads_the_prompt", True):
+        failed.append(f"parse rate {report['parse_rate']:.2f}")
+    if not checks.get("conditions_on_the_pattern", True):
+        failed.append(f"distinct programs {report['distinct_modal_programs']}/{report['n_problems']}")
+    if not checks.get("pass_at_K_is_zero", True):
+        failed.append(f"pass@{k} {report[f'pass@{k}']:.4f} ({report['problems_with_a_full_pass']} of "
+                      f"{report['n_problems']} held-out problems solved)")
+    return "a passing precondition report (" + ", ".join(failed) + ")" if failed else "a passing precondition report"
 
 
 def verdict(out: str | Path, write: bool = True) -> dict[str, Any]:
