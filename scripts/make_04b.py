@@ -320,6 +320,13 @@ if pilots and pilots.get("control"):
     parts.append("Positive control: " + "; ".join(
         f"{name} {'learns' if v.get('learns') else 'does not learn'} (held-out pass@1 {v.get('first', 0):.3f} -> {v.get('last', 0):.3f})"
         for name, v in pilots["control"].items()) + ".")
+if pilots and pilots.get("control"):
+    here = {n: v for n, v in pilots["control"].items() if f"_lr{exp.learning_rate:g}_" in n}
+    other = {n: v for n, v in pilots["control"].items() if n not in here and v.get("last", 0) > v.get("first", 0)}
+    if here and all(v.get("last") == 0 for v in here.values()) and other:
+        parts.append(f"At the pilot's learning rate ({exp.learning_rate:g}) every control run fell to a held-out pass@1 "
+                     "of 0 while its token entropy held, and at a smaller one the same control climbed: the entropy "
+                     "rule does not guard against a learning rate that breaks the programs, and the control caught it.")
 parts.append(f"Verdict on grokking: **{result['verdict']}** ({result['reason']}).")
 display(Markdown(" ".join(parts)))
 """),

@@ -616,7 +616,8 @@ def warmup_helps_control(data: Any, *, learning_rate_key: Key = "lr.chosen", min
     if not last["binary"] or not last["dense_then_binary"]:
         raise MissingKey(f"control runs of both arms at lr {float(lr):g}")
     binary, warm = (sum(v) / len(v) for v in (last["binary"], last["dense_then_binary"]))
-    first = [v["first"] for v in controls.values() if v.get("first") is not None]
+    first = [v["first"] for name, v in controls.items()
+             if f"_lr{float(lr):g}_" in name and v.get("first") is not None]
     seeds = min(len(v) for v in last.values())
     ours = (f"held-out pass@1 from {_pct(sum(first) / len(first))}: binary-only {_pct(binary)}, dense → binary "
             f"{_pct(warm)} (positive control, lr {float(lr):g}, {seeds} seed{'s' if seeds > 1 else ''})")
