@@ -10,8 +10,6 @@ from delta_core.models import load_model
 from delta_core.sampling import generate_completions
 from delta_core.train import problem_rows
 from delta_core.rewards import extract_program
-from delta_core.tasks.near_miss import NearMiss, witness
-from delta_core.tasks.programs import DFA
 torch.set_num_threads(1)
 out = "book/results/delta_mini_v2"
 exp = dm.MiniExperiment.from_dict(json.load(open(f"{out}/experiment.json")))

@@ -13,7 +13,6 @@ from delta_core.sampling import (
     ProblemResult,
     Sampler,
     SamplingConfig,
-    TransformersSampler,
     judge_generations,
     make_sampler,
     problem_meta,

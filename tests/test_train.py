@@ -211,7 +211,7 @@ def test_threshold_window_spanning_a_restart_uses_the_restored_history():
     before.observe(1, 0.6)
     assert before.switch_step is None
     saved = json.loads(json.dumps(before.export()))  # what the checkpoint holds
-    assert saved == {"switch_step": None, "history": [0.6]}
+    assert saved == {"switch_step": None, "history": [0.6], "switch_reason": None}
     after = c.make_schedule()
     after.restore(saved)
     assert list(after.history) == [0.6]
@@ -559,7 +559,7 @@ def test_schedule_callback_checkpoints_the_schedule_and_ignores_logs_without_a_d
     callback.on_log(None, SimpleNamespace(global_step=2), None, logs={"loss": 0.1, "reward_phase": 0.0})
     assert list(schedule.history) == [] and schedule.switch_step is None  # no dense mean logged: nothing heard
     callback.on_log(None, SimpleNamespace(global_step=3), None, logs={"loss": 0.1, "dense_reward": 0.4, "reward_phase": 0.0})
-    assert callback.state() == {"args": {}, "attributes": {"switch_step": None, "history": [0.4]}}
+    assert callback.state() == {"args": {}, "attributes": {"switch_step": None, "history": [0.4], "switch_reason": None}}
 
 
 # ---------------------------------------------------------------- replay across a checkpoint
