@@ -17,7 +17,8 @@ def md(text):
     return nbformat.v4.new_markdown_cell(text.strip("\n"))
 
 
-def code(text, tags=()):
+def code(text, tags=("hide-input",)):
+    """A code cell; its source is folded in the built page (`hide-input`) unless other tags are given."""
     cell = nbformat.v4.new_code_cell(text.strip("\n"))
     if tags:
         cell.metadata["tags"] = list(tags)
@@ -151,8 +152,12 @@ else:
     plt.show()
     per = pd.DataFrame(pre["per_problem"])
     per["pattern"] = per["criteria"].str.extract(r"'(\\w+)'")
-    display(per[["pattern", "c", "parse_rate", "dense_mean", "dense_max", "distinct_programs",
-                 "modal_program_share"]].rename(columns={"c": "full passes"}).round(3).set_index("pattern").T)
+    per = per.rename(columns={"c": "full passes", "distinct_programs": "distinct programs",
+                              "modal_program_share": "share of the commonest", "parse_rate": "parses",
+                              "dense_mean": "dense", "dense_max": "best dense"})
+    with pd.option_context("display.max_rows", 64):
+        display(per[["pattern", "full passes", "parses", "dense", "best dense", "distinct programs",
+                     "share of the commonest"]].sort_values("dense", ascending=False).round(2).set_index("pattern"))
 """),
     md("""
 Where the base *did* pass every test of a held-out problem, is the program right, or did it slip through
@@ -194,7 +199,10 @@ explore, and the first attempt's learning rate collapsed it within a few steps.
 if pilots and "lr" in pilots:
     delta_mini_report.plot_pilot(RESULTS)
     plt.show()
-    display(pd.DataFrame(pilots["lr"]["runs"]).T.round(4))
+    lr_table = pd.DataFrame(pilots["lr"]["runs"]).T
+    lr_table.index = lr_table.index.astype(float)
+    display(lr_table.sort_index()[["entropy_first", "entropy_last", "ratio", "keeps_entropy", "dense_first10",
+                                   "dense_last10", "seconds_per_step"]].astype({"ratio": float}).round(3))
     print("chosen learning rate:", pilots["lr"]["chosen"], "| the arms use:", exp.learning_rate)
 else:
     print("the lr pilot has not run yet: python -m delta_core.experiments.delta_mini_pilots lr", RESULTS)
@@ -211,7 +219,8 @@ pass@k = ε > 0). If the control does not learn, the arms below cannot tell us a
 if pilots and pilots.get("control"):
     delta_mini_report.plot_control(RESULTS)
     plt.show()
-    display(pd.DataFrame(pilots["control"]).T)
+    control_table = pd.DataFrame(pilots["control"]).T[["learns", "first", "last", "best", "last_step"]]
+    display(control_table.astype({"first": float, "last": float, "best": float}).round(3))
 else:
     print("no control run yet: python -m delta_core.experiments.delta_mini_pilots control", RESULTS, "--arm binary")
 """),
