@@ -43,3 +43,20 @@ def test_control_runs_are_named_by_their_learning_rate():
 
     assert control_name("binary", 1e-4, 0) == "control_binary_lr0.0001_s0"
     assert control_name("dense_then_binary", 2e-4, 2) == "control_dense_then_binary_lr0.0002_s2"
+
+
+def test_lr_rule_v2_walks_the_grid_down_until_a_control_learns():
+    from delta_core.experiments.delta_mini_pilots import next_lr_to_try
+
+    grid = {"lr": {"runs": {"2e-05": {}, "0.0001": {}, "0.0002": {}, "0.0005": {}}}}
+    assert next_lr_to_try(grid)["next"] == 5e-4  # nothing tried: the largest first
+    failed = {**grid, "control": {"control_binary_lr0.0005_s0": {"learns": False},
+                                  "control_binary_lr0.0001_s0": {"learns": False},
+                                  "control_dense_then_binary_lr0.0002_s0": {"learns": True}}}  # not the binary arm
+    step = next_lr_to_try(failed)
+    assert step["next"] == 2e-4 and step["chosen"] is None
+    learned = {**failed, "control": {**failed["control"], "control_binary_lr0.0002_s0": {"learns": True}}}
+    assert next_lr_to_try(learned) == {"rule": next_lr_to_try(learned)["rule"], "chosen": 2e-4, "next": None,
+                                       "tried": {5e-4: False, 1e-4: False, 2e-4: True}}
+    none = {**grid, "control": {f"control_binary_lr{lr}_s0": {"learns": False} for lr in ("2e-05", "0.0001", "0.0002", "0.0005")}}
+    assert next_lr_to_try(none)["chosen"] is None and next_lr_to_try(none)["next"] is None

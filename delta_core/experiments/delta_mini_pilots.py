@@ -31,10 +31,14 @@ from typing import Any, Sequence
 
 from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
 
-__all__ = ["LR_RULE", "CONTROL_RULE", "lr_pilot", "choose_lr", "control_name", "control_run", "control_verdict",
+__all__ = ["LR_RULE", "LR_RULE_V2", "next_lr_to_try", "CONTROL_RULE", "lr_pilot", "choose_lr", "control_name", "control_run", "control_verdict",
            "pilot_report", "main"]
 
 LR_RULE = {"min_entropy_ratio": 0.5}  # entropy at the last pilot step / entropy at step 1
+# The entropy rule picked 5e-4, at which the positive control broke (held-out pass@1 to 0 with its entropy
+# intact). Its successor, fixed before any further run: the largest pilot learning rate whose binary-only
+# control learns (CONTROL_RULE), trying the pilot's grid from the largest down (`next_lr_to_try`).
+LR_RULE_V2 = "largest pilot lr whose binary-only positive control learns"
 CONTROL_RULE = {"min_gain": 0.10, "min_ratio": 2.0}  # held-out pass@1: last >= first + gain and >= ratio x first
 
 
@@ -114,6 +118,23 @@ def choose_lr(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def _mean(values):
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def next_lr_to_try(report: dict[str, Any]) -> dict[str, Any]:
+    """`LR_RULE_V2` on a pilot report: the chosen lr (the largest whose binary-only control learns, if
+    every larger one was tried and failed), else the next lr to run the control at, largest first."""
+    grid = sorted((float(lr) for lr in report.get("lr", {}).get("runs", {})), reverse=True)
+    controls = report.get("control", {})
+    tried = {}
+    for name, verdict in controls.items():
+        if name.startswith("control_binary_lr"):
+            tried[float(name[len("control_binary_lr"):].rsplit("_s", 1)[0])] = verdict.get("learns")
+    for lr in grid:
+        if lr not in tried:
+            return {"rule": LR_RULE_V2, "chosen": None, "next": lr, "tried": tried}
+        if tried[lr] is True:
+            return {"rule": LR_RULE_V2, "chosen": lr, "next": None, "tried": tried}
+    return {"rule": LR_RULE_V2, "chosen": None, "next": None, "tried": tried}
 
 
 def control_split(exp) -> tuple[list[Any], list[Any]]:
