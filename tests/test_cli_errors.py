@@ -98,6 +98,7 @@ CASES = [
     (PILOTS, ["lr", "{tmp}"], ["DIR {tmp}", "needs experiment.json and base/"]),
     (PILOTS, ["control", "{tmp}", "--arm", "dense"], ["--arm", "invalid choice"]),
     (PILOTS, ["lr", "{tmp}", "--steps", "0"], ["--steps", ">= 1"]),
+    (PILOTS, ["control", "{tmp}", "--learning-rate", "0"], ["--learning-rate", "> 0"]),
     (VERDICT, ["/nonexistent"], ["DIR /nonexistent", "no such folder"]),
     # Manufactoria transfer: no DELTA-mini results, a bad k
     (TRANSFER_M, ["--mini", "{tmp}/none", "--out", "{tmp}/t"], ["--mini {tmp}/none", "no such folder"]),

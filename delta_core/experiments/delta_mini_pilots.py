@@ -193,7 +193,9 @@ def pilot_report(out) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..cli import ArgumentParser, fail, positive_int, user_errors
+    from dataclasses import replace
+
+    from ..cli import ArgumentParser, fail, float_range, positive_int, user_errors
     from ..train.config import ConfigError
 
     prog = "python -m delta_core.experiments.delta_mini_pilots"
@@ -205,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--arm", choices=["binary", "dense_then_binary"], default="binary")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default="runs/delta_mini_v2")
+    parser.add_argument("--learning-rate", type=float_range(0.0, low_open=True),
+                        help="control: run it at this lr instead of experiment.json's (lr rule v2 walks the grid)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if not (out / "experiment.json").is_file() or not (out / "base" / "config.json").is_file():
@@ -212,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .delta_mini import MiniExperiment
 
     exp = MiniExperiment.from_dict(read_json(out / "experiment.json"))
+    if args.learning_rate is not None:
+        if args.what != "control":
+            fail(prog, f"--learning-rate {args.learning_rate:g}: only for 'control' (the lr pilot takes --lrs)")
+        exp = replace(exp, learning_rate=args.learning_rate)
     started = time.perf_counter()
     with user_errors(prog, ConfigError, paths={"DIR": str(out)}):
         if args.what == "lr":
