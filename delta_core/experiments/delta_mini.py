@@ -52,6 +52,7 @@ __all__ = [
     "seen_split",
     "bridge_problems",
     "target_datasets",
+    "compact_datasets",
     "build_base",
     "measure_base",
     "measure_precondition",
@@ -241,17 +242,22 @@ def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     return problems[exp.held_out:], problems[: exp.held_out]
 
 
-def target_datasets(exp: MiniExperiment):
-    """(train, held-out) `datasets.Dataset`s of `target_split`, as `delta_core.train.train` takes them."""
+def compact_datasets(train: Sequence[Any], held: Sequence[Any], level: str):
+    """(train, held-out) `datasets.Dataset`s of problems with the compact prompt and a `level` column,
+    as `delta_core.train.train` takes them."""
     import datasets
 
     from ..train import problem_rows
 
-    train, held = target_split(exp)
     rows = problem_rows(train, "compact"), problem_rows(held, "compact")
     for row in rows[0] + rows[1]:
-        row["level"] = _family_level(exp.target)[1]
+        row["level"] = level
     return datasets.Dataset.from_list(rows[0]), datasets.Dataset.from_list(rows[1])
+
+
+def target_datasets(exp: MiniExperiment):
+    """`compact_datasets` of `target_split`."""
+    return compact_datasets(*target_split(exp), _family_level(exp.target)[1])
 
 
 def bridge_problems(exp: MiniExperiment) -> list[Any]:

@@ -42,17 +42,6 @@ LR_RULE_V2 = "largest pilot lr whose binary-only positive control learns"
 CONTROL_RULE = {"min_gain": 0.10, "min_ratio": 2.0}  # held-out pass@1: last >= first + gain and >= ratio x first
 
 
-def _datasets(train_problems, eval_problems, level_label: str):
-    import datasets
-
-    from ..train import problem_rows
-
-    rows = problem_rows(train_problems, "compact"), problem_rows(eval_problems, "compact")
-    for row in rows[0] + rows[1]:
-        row["level"] = level_label
-    return datasets.Dataset.from_list(rows[0]), datasets.Dataset.from_list(rows[1])
-
-
 def _run(exp, out: Path, name: str, work: Path, datasets, progress: bool, **overrides) -> list[dict[str, Any]]:
     """One GRPO run from `out/base`; its metric lines land in `out/pilots/<name>/metrics.jsonl`."""
     import shutil
@@ -152,9 +141,11 @@ def control_split(exp) -> tuple[list[Any], list[Any]]:
 def control_run(exp, out, arm: str, seed: int = 0, steps: int = 100, work: str = "runs/delta_mini_v2",
                 progress: bool = True) -> list[dict[str, Any]]:
     """One positive-control run (`arm` "binary" or "dense_then_binary", the experiment's switch rule)."""
+    from .delta_mini import compact_datasets
+
     train_problems, held = control_split(exp)
     family, level = exp.control.split("/")
-    return _run(exp, Path(out), control_name(arm, exp.learning_rate, seed), Path(work), _datasets(train_problems, held, level),
+    return _run(exp, Path(out), control_name(arm, exp.learning_rate, seed), Path(work), compact_datasets(train_problems, held, level),
                 progress, schedule=arm, family=family, level=level, seed=seed, max_steps=steps,
                 switch_step=exp.switch_step if arm == "dense_then_binary" else None,
                 switch_threshold=exp.switch_threshold if arm == "dense_then_binary" else None,

@@ -53,13 +53,11 @@ RULES = {
 def reset_free_matcher(sequence: str, colours: Sequence[str]) -> str:
     """"Contains `sequence`" written as a prefix matcher without resets: after reading the first k
     colours of the pattern, a mismatch goes back to the start (q0) instead of to the longest prefix
-    just read. Right for one-colour patterns ('RRR'), wrong for 'RRB' (misses 'RRRB')."""
-    from ..tasks.programs import build_dfa, dfa_program
+    just read. Right for one-colour patterns ('RRR'), wrong for 'RRB' (misses 'RRRB'). The program of
+    the task generator's near miss of that name (`contains_substring_restart`)."""
+    from ..tasks.near_miss import NearMiss
 
-    n = len(sequence)
-    dfa = build_dfa(0, lambda k, c: k if k == n else (k + 1 if c == sequence[k] else 0), lambda k: k == n,
-                    tuple(colours))
-    return dfa_program(dfa, f"Contains {sequence} without resets: a mismatch restarts at q0.")
+    return NearMiss("restart", "contains_substring_restart", {"sequence": sequence}).program(tuple(colours))
 
 
 def neighbour_programs(problem: Any) -> dict[str, str]:
