@@ -105,3 +105,77 @@ def test_first_difference_tells_a_right_program_from_one_that_only_passes_the_te
     wrong = problem.solution.replace("[R] q1\n    [B] end", "[R] q0\n    [B] end")
     assert wrong != problem.solution
     assert first_difference(wrong, problem) == "RBRRBRB"  # hand-checked: contains RBRB from its 4th colour
+
+
+def _fake_base(tmp_path, monkeypatch, calls):
+    """A results folder with a stand-in base (bytes only) and a stand-in sampler that writes each
+    problem's solution once in four samples, and otherwise a constant program."""
+    from delta_core.sampling import Generation
+
+    (tmp_path / "out" / "base").mkdir(parents=True)
+    (tmp_path / "out" / "base" / "model.safetensors").write_bytes(b"base one")
+    solutions = {}
+
+    def fake_generate(model, tokenizer, prompts, n, config, seed=None):
+        calls.append(seed)
+        text = prompts[0][-1]["content"]
+        solution = next((s for c, s in solutions.items() if c in text), None)
+        rest = [Generation(text="```\nSTART start:\n    NEXT NONE\nEND end\n```", n_tokens=9, finished=True)] * (n - 1)
+        first = Generation(text=f"```\n{solution}\n```" if seed % 2 else "junk", n_tokens=9, finished=True)
+        return [[first] + rest]
+
+    class Loaded:
+        model = tokenizer = None
+
+    monkeypatch.setattr("delta_core.sampling.generate_completions", fake_generate)
+    monkeypatch.setattr("delta_core.models.load_model", lambda *a, **k: Loaded())
+    return solutions
+
+
+def test_precondition_shards_and_resumes_to_the_single_process_report(tmp_path, monkeypatch):
+    """Two shards, the second killed half-way and restarted, give the report one process gives; a record
+    of another base is refused, not mixed in."""
+    from delta_core.experiments import delta_mini
+    from delta_core.experiments import precondition as pc
+
+    calls = []
+    solutions = _fake_base(tmp_path, monkeypatch, calls)
+    exp = delta_mini.MiniExperiment(bridge="restart_or_stay", held_out=6, base_k=4)
+    _, held = delta_mini.target_split(exp)
+    solutions.update({p.criteria: p.solution for p in held})
+    out, work = tmp_path / "out", tmp_path / "work"
+
+    whole = pc.precondition_report(None, None, held, 4, None, progress=False)
+    calls.clear()
+    assert delta_mini.measure_precondition(exp, out, progress=False, work=work, shard=(0, 2)) is None
+    assert sorted(calls) == [0, 2, 4]  # problems 0, 2, 4, each with its own seed
+    assert not (out / "precondition.json").exists()
+
+    real = pc.measure_problem
+    def killed_after_one(*args, **kwargs):
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the process dies while measuring its second problem
+        return real(*args, **kwargs)
+    monkeypatch.setattr(pc, "measure_problem", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        delta_mini.measure_precondition(exp, out, progress=False, work=work, shard=(1, 2))
+    monkeypatch.setattr(pc, "measure_problem", real)
+    calls.clear()
+    report = delta_mini.measure_precondition(exp, out, progress=False, work=work, shard=(1, 2))
+    assert sorted(calls) == [3, 5]  # problem 1 was saved before the kill
+    timing = ("samples_per_second", "judge_seconds", "seconds", "sampling", "base_sha256", "wall_seconds")
+    assert {k: v for k, v in report.items() if k not in timing} == {k: v for k, v in whole.items() if k not in timing}
+    assert report["pass@1"] == 0.25 * 3 / 6 and report["problems_with_a_full_pass"] == 3
+
+    (out / "precondition.json").unlink()
+    (out / "base" / "model.safetensors").write_bytes(b"base two")
+    with pytest.raises(ValueError, match="another base model"):
+        delta_mini.measure_precondition(exp, out, progress=False, work=work, shard=(0, 1))
+
+
+def test_precondition_shard_argument_is_checked_in_one_line(tmp_path, capsys):
+    from delta_core.experiments import delta_mini
+
+    with pytest.raises(SystemExit) as exit_:
+        delta_mini.main(["precondition", "--out", str(tmp_path), "--shard", "2/2"])
+    assert exit_.value.code == 2 and "--shard '2/2'" in capsys.readouterr().err

@@ -366,28 +366,79 @@ def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:
     return result
 
 
-def measure_precondition(exp: MiniExperiment, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def measure_precondition(exp: MiniExperiment, out: str | os.PathLike, progress: bool = True,
+                         work: str | os.PathLike | None = None, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     """`<out>/precondition.json` (`experiments.precondition`): does the base read the target prompt,
-    condition on it, and lack the skill (pass@base_k = 0 with the rollouts' sampler)? Skipped when there."""
+    condition on it, and lack the skill (pass@base_k = 0 with the rollouts' sampler)? Skipped when there.
+
+    Each held-out problem is measured on its own and its record saved at once under
+    `<work>/precondition/` (tagged with the base model's SHA-256), so a killed measurement resumes where
+    it stopped, and `shard=(i, n)` measures problems i, i+n, ... so n processes share the work (a
+    problem's samples do not depend on the process). Whichever process finds every record there writes
+    the report; the others return None."""
     import torch
 
     from ..models import load_model
-    from .precondition import precondition_report
+    from ..train import problem_rows
+    from .precondition import measure_problem, summarize_precondition
 
     out = Path(out)
     path = out / "precondition.json"
     if path.exists():
         return read_json(path)
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: need 0 <= i < n")
+    records_dir = Path(work if work is not None else out / "_work") / "precondition"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    base_sha = _file_sha256(out / "base" / "model.safetensors")
     torch.set_num_threads(exp.cpu_threads)
     started = time.perf_counter()
     _, held = target_split(exp)
+    rows = problem_rows(held, "compact")
     config = rl_config(exp, model=str(out / "base"), eval_batch_size=256)
-    loaded = load_model(str(out / "base"))
-    report = precondition_report(loaded.model, loaded.tokenizer, held, exp.base_k, config.sampling(exp.base_k),
-                                 progress=progress)
-    report["sampling"] = dict(vars(config.sampling(exp.base_k)))
-    report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    write_json(path, report)
+    sampling = config.sampling(exp.base_k)
+
+    def saved(i: int) -> dict[str, Any] | None:
+        file = records_dir / f"problem_{i:03d}.json"
+        if not file.exists():
+            return None
+        record = read_json(file)
+        if record.get("base_sha256") != base_sha or record.get("base_k") != exp.base_k:
+            raise ValueError(f"{file}: measured on another base model or K; delete {records_dir} "
+                             "(or use another --work) to measure this base")
+        return record
+
+    mine = [i for i in range(index, len(held), count) if saved(i) is None]
+    if mine:
+        loaded = load_model(str(out / "base"))
+        from tqdm.auto import tqdm
+
+        for i in tqdm(mine, desc=f"precondition {index}/{count}", disable=not progress):
+            record = measure_problem(loaded.model, loaded.tokenizer, held[i], rows[i], i, exp.base_k, sampling)
+            record.update(base_sha256=base_sha, base_k=exp.base_k, finished=time.time())
+            write_json(records_dir / f"problem_{i:03d}.json", record)
+    records = [saved(i) for i in range(len(held))]
+    if any(r is None for r in records):
+        return None  # another shard is still measuring; it writes the report
+    with folder_lock(out):
+        if path.exists():
+            return read_json(path)
+        report = summarize_precondition(held, records, exp.base_k)
+        report["sampling"] = dict(vars(sampling))
+        report["base_sha256"] = base_sha
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        write_json(path, report)
     return report
 
 
@@ -606,7 +657,7 @@ def _update_record(exp: MiniExperiment, out: Path) -> None:
 
 def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike = "runs/delta_mini",
             steps: Sequence[str] = ("base", "measure", "precondition", "arms", "summary", "plots"),
-            progress: bool = True) -> dict[str, Any]:
+            progress: bool = True, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     """Do the `steps` in order, each skipping what is already in `out`; returns the summary."""
     from tqdm.auto import tqdm
 
@@ -623,7 +674,7 @@ def run_all(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike
     if "measure" in steps:
         measure_base(exp, out)
     if "precondition" in steps and exp.bridge:
-        measure_precondition(exp, out, progress=progress)
+        measure_precondition(exp, out, progress=progress, work=work, shard=shard)
     if "arms" in steps and exp.bridge and not (out / "precondition.json").exists():
         raise ConfigError(f"--out {out}: no precondition.json; the precondition is measured before any RL run "
                           "(the 'precondition' step)")
@@ -727,7 +778,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", default="runs/delta_mini", help="checkpoints (not committed)")
     parser.add_argument("--config", help="a JSON file of MiniExperiment fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (JSON value)")
+    parser.add_argument("--shard", default="0/1", metavar="I/N",
+                        help="precondition: measure problems I, I+N, ... (N processes share the work)")
     args = parser.parse_args(argv)
+    try:
+        shard = tuple(int(x) for x in args.shard.split("/"))
+        if len(shard) != 2 or not 0 <= shard[0] < shard[1]:
+            raise ValueError
+    except ValueError:
+        parser.error(f"--shard {args.shard!r}: give I/N with 0 <= I < N, e.g. 0/2 and 1/2 for two processes")
     out = Path(args.out)
     data = _read_settings(Path(args.config), "--config") if args.config else {}
     saved = out / "experiment.json"
@@ -746,7 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     # ConfigError: a GRPO run these settings cannot make (e.g. more prompts a step than the target has)
     with user_errors(PROG, ConfigError, paths={"--out": args.out, "--work": args.work}):
-        run_all(exp, args.out, args.work, steps)
+        run_all(exp, args.out, args.work, steps, shard=shard)
     from ..tasks.generate import GENERATOR_VERSION
 
     prov_path = Path(args.out, "provenance.json")

@@ -38,6 +38,8 @@ __all__ = [
     "fixed_program_baselines",
     "judge_program",
     "precondition_report",
+    "measure_problem",
+    "summarize_precondition",
     "describe",
     "first_difference",
 ]
@@ -148,51 +150,62 @@ def _parses(program: str) -> bool:
         return False
 
 
-def precondition_report(model, tokenizer, problems: Sequence[Any], k: int, sampling: Any, seed: int = 0,
-                        rows: Sequence[dict[str, Any]] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Sample `k` completions per held-out problem with `sampling` (a `SamplingConfig`: the rollouts'
-    settings), and measure the three conditions and the baselines (module docstring).
-
-    `rows`: the problems' dataset rows (`prompt`, `ground_truth`); default `problem_rows(problems, "compact")`."""
-    from ..passk import pass_at_k
+def measure_problem(model, tokenizer, problem: Any, row: dict[str, Any], index: int, k: int, sampling: Any,
+                    seed: int = 0) -> dict[str, Any]:
+    """One held-out problem's part of the report: `k` samples (seed `seed + index`, so a problem's samples
+    do not depend on which process measures it or in what order), judged. Besides the per-problem numbers
+    of the report it carries `modal_program` and `parsed_programs` (its distinct programs that parse),
+    which `summarize_precondition` needs across problems."""
     from ..rewards import extract_program
     from ..sampling import generate_completions
-    from ..train import problem_rows
+
+    t0 = time.perf_counter()
+    # one call per problem, so each problem's samples are reproducible on their own
+    samples = generate_completions(model, tokenizer, [row["prompt"]], k, sampling, seed=seed + index)[0]
+    t1 = time.perf_counter()
+    programs = [extract_program(s.text) for s in samples]
+    parsed = [p for p in programs if _parses(p)]
+    counts = Counter(programs)
+    scores = {program: judge_program(program, problem) for program in counts}
+    judged = time.perf_counter()
+    # the problem's most frequent *program* (among those that parse, when any do)
+    top = (Counter(parsed) if parsed else counts).most_common(1)[0][0]
+    return {
+        "index": index, "id": problem.id, "criteria": problem.criteria, "n": len(programs),
+        "c": sum(int(scores[p][1] >= 1.0) * c for p, c in counts.items()),
+        "parse_rate": len(parsed) / len(programs),
+        "dense_mean": sum(scores[p][0] * c for p, c in counts.items()) / len(programs),
+        "dense_max": max(s[0] for s in scores.values()), "distinct_programs": len(counts),
+        "modal_program_share": counts[top] / len(programs),
+        "modal_program": top, "parsed_programs": sorted(set(parsed)),
+        "sample_seconds": t1 - t0, "judge_seconds": judged - t1,
+    }
+
+
+# kept in the records of `measure_problem` (and the tags a caller adds when it saves them), not in the
+# report's per-problem table
+_RECORD_ONLY = ("index", "modal_program", "parsed_programs", "sample_seconds", "judge_seconds",
+                "base_sha256", "base_k", "finished")
+
+
+def summarize_precondition(problems: Sequence[Any], records: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
+    """The report from one `measure_problem` record per problem (any order; they are put in the problems'
+    order): the three checks against `RULES`, pass@k, and the fixed-program baselines."""
+    from ..passk import pass_at_k
 
     problems = list(problems)
-    rows = list(rows) if rows is not None else problem_rows(problems, "compact")
-    started = time.perf_counter()
-    per_problem, modal, frequent = [], [], Counter()
-    sample_seconds = judge_seconds = 0.0
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    iterator = list(zip(problems, rows))
-    bar = tqdm(iterator, desc="precondition", disable=not progress) if tqdm else iterator
-    for i, (problem, row) in enumerate(bar):
-        t0 = time.perf_counter()
-        # one call per problem, so each problem's samples are reproducible on their own
-        samples = generate_completions(model, tokenizer, [row["prompt"]], k, sampling, seed=seed + i)[0]
-        t1 = time.perf_counter()
-        programs = [extract_program(s.text) for s in samples]
-        parsed = [p for p in programs if _parses(p)]
-        counts = Counter(programs)
-        scores = {program: judge_program(program, problem) for program in counts}
-        judge_seconds += time.perf_counter() - t1
-        sample_seconds += t1 - t0
-        dense = sum(scores[p][0] * c for p, c in counts.items()) / len(programs)
-        correct = sum(int(scores[p][1] >= 1.0) * c for p, c in counts.items())
-        # the problem's most frequent *program* (among those that parse, when any do)
-        top = (Counter(parsed) if parsed else counts).most_common(1)[0][0]
-        modal.append(top)
-        frequent.update(set(parsed))
-        per_problem.append({
-            "id": problem.id, "criteria": problem.criteria, "n": len(programs), "c": correct,
-            "parse_rate": len(parsed) / len(programs), "dense_mean": dense,
-            "dense_max": max(s[0] for s in scores.values()), "distinct_programs": len(counts),
-            "modal_program_share": counts[top] / len(programs),
-        })
+    by_id = {r["id"]: r for r in records}
+    missing = [p.id for p in problems if p.id not in by_id]
+    if missing:
+        raise ValueError(f"precondition: no record for {len(missing)} of {len(problems)} problems "
+                         f"(first: {missing[0]}); measure them first")
+    ordered = [by_id[p.id] for p in problems]
+    per_problem = [{key: v for key, v in r.items() if key not in _RECORD_ONLY} for r in ordered]
+    modal = [r["modal_program"] for r in ordered]
+    frequent: Counter = Counter()
+    for r in ordered:  # in how many problems' samples each program appears
+        frequent.update(r["parsed_programs"])
+    sample_seconds = sum(r["sample_seconds"] for r in ordered)
     n = len(per_problem)
     ks = sorted({kk for kk in (1, 8, 32, 128, 1024, k) if kk <= k})
     report: dict[str, Any] = {
@@ -219,10 +232,28 @@ def precondition_report(model, tokenizer, problems: Sequence[Any], k: int, sampl
     report["passes"] = all(report["checks"].values())
     report["rules"] = dict(RULES)
     report["samples_per_second"] = n * k / sample_seconds if sample_seconds else None
-    report["judge_seconds"] = round(judge_seconds, 1)
-    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["judge_seconds"] = round(sum(r["judge_seconds"] for r in ordered), 1)
+    report["seconds"] = round(sample_seconds + report["judge_seconds"], 1)
     report["per_problem"] = per_problem
     return report
+
+
+def precondition_report(model, tokenizer, problems: Sequence[Any], k: int, sampling: Any, seed: int = 0,
+                        rows: Sequence[dict[str, Any]] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Sample `k` completions per held-out problem with `sampling` (a `SamplingConfig`: the rollouts'
+    settings), and measure the three conditions and the baselines (module docstring): `measure_problem`
+    for each problem, then `summarize_precondition`.
+
+    `rows`: the problems' dataset rows (`prompt`, `ground_truth`); default `problem_rows(problems, "compact")`."""
+    from ..train import problem_rows
+    from tqdm.auto import tqdm
+
+    problems = list(problems)
+    rows = list(rows) if rows is not None else problem_rows(problems, "compact")
+    records = [measure_problem(model, tokenizer, problem, row, i, k, sampling, seed)
+               for i, (problem, row) in enumerate(tqdm(list(zip(problems, rows)), desc="precondition",
+                                                       disable=not progress))]
+    return summarize_precondition(problems, records, k)
 
 
 def describe(report: dict[str, Any]) -> str:
