@@ -60,3 +60,28 @@ def test_lr_rule_v2_walks_the_grid_down_until_a_control_learns():
                                        "tried": {5e-4: False, 1e-4: False, 2e-4: True}}
     none = {**grid, "control": {f"control_binary_lr{lr}_s0": {"learns": False} for lr in ("2e-05", "0.0001", "0.0002", "0.0005")}}
     assert next_lr_to_try(none)["chosen"] is None and next_lr_to_try(none)["next"] is None
+
+
+def test_a_finished_control_is_skipped_unless_given_more_steps(tmp_path, monkeypatch):
+    """A run with done.json is not trained again for the same budget; asked for more steps it resumes from
+    its checkpoint (not from the base) and its metric lines are copied again."""
+    from delta_core.artifacts import write_json
+    from delta_core.experiments import delta_mini_pilots as pilots
+    from delta_core.experiments.delta_mini import MiniExperiment
+
+    calls = []
+
+    def fake_train(config, resume=False, datasets=None):
+        calls.append((config.max_steps, resume))
+        (tmp_path / "work" / "run").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "work" / "run" / "metrics.jsonl").write_text(f'{{"kind": "eval", "step": {config.max_steps}, "pass@1": 0.5}}\n')
+
+    monkeypatch.setattr("delta_core.train.train", fake_train)
+    monkeypatch.setattr("delta_core.train.last_checkpoint", lambda d: d / "checkpoint-80" if calls else None)
+    exp = MiniExperiment(bridge="restart_or_stay", control="ends_with/medium")
+    run = lambda steps: pilots._run(exp, tmp_path, "run", tmp_path / "work", None, False, max_steps=steps)  # noqa: E731
+    assert run(80)[-1]["step"] == 80 and calls == [(80, False)]
+    assert run(80)[-1]["step"] == 80 and calls == [(80, False)]  # done: not trained again
+    assert run(40)[-1]["step"] == 80 and len(calls) == 1  # fewer steps than it took: still done
+    assert run(160)[-1]["step"] == 160 and calls[-1] == (160, True)  # more: resumed from its checkpoint
+    assert pilots.CONTROL_STEPS == 160
