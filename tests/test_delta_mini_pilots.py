@@ -85,3 +85,26 @@ def test_a_finished_control_is_skipped_unless_given_more_steps(tmp_path, monkeyp
     assert run(40)[-1]["step"] == 80 and len(calls) == 1  # fewer steps than it took: still done
     assert run(160)[-1]["step"] == 160 and calls[-1] == (160, True)  # more: resumed from its checkpoint
     assert pilots.CONTROL_STEPS == 160
+
+
+def test_a_control_short_of_its_budget_is_run_on_unless_it_collapsed():
+    """A control that stopped before CONTROL_STEPS without learning is not a verdict yet, so lr rule v2
+    names the same lr again; one that collapsed (held-out 0, training full-pass below its start) is."""
+    from delta_core.experiments.delta_mini_pilots import CONTROL_STEPS, next_lr_to_try
+
+    def run(last_eval, full_start, full_end, steps=80):
+        trains = [_train(s, 0.03, full=full_start if s <= 10 else full_end) for s in range(1, steps + 1)]
+        return trains + [{"kind": "eval", "step": 0, "pass@1": 0.008}, {"kind": "eval", "step": steps, "pass@1": last_eval}]
+
+    rising = control_verdict(run(0.10, 0.09, 0.27))
+    assert rising["learns"] is False and rising["collapsed"] is False and rising["complete"] is False
+    fallen = control_verdict(run(0.0, 0.09, 0.02))
+    assert fallen["collapsed"] is True and fallen["complete"] is True
+    assert control_verdict(run(0.0, 0.02, 0.05))["collapsed"] is False  # training rate rose: not a collapse
+    assert control_verdict(run(0.10, 0.09, 0.27, steps=CONTROL_STEPS))["complete"] is True
+    grid = {"lr": {"runs": {"0.0001": {}, "0.0002": {}, "0.0005": {}}}}
+    report = {**grid, "control": {"control_binary_lr0.0005_s0": fallen, "control_binary_lr0.0002_s0": fallen,
+                                  "control_binary_lr0.0001_s0": rising}}
+    assert next_lr_to_try(report)["next"] == 1e-4  # run 1e-4 on to its budget before trying a smaller lr
+    report["control"]["control_binary_lr0.0001_s0"] = control_verdict(run(0.10, 0.09, 0.27, steps=CONTROL_STEPS))
+    assert next_lr_to_try(report)["next"] is None and next_lr_to_try(report)["chosen"] is None

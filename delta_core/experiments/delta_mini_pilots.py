@@ -42,8 +42,8 @@ LR_RULE_V2 = "largest pilot lr whose binary-only positive control learns"
 CONTROL_RULE = {"min_gain": 0.10, "min_ratio": 2.0}  # held-out pass@1: last >= first + gain and >= ratio x first
 # The control's budget. It was 80 steps until the control at lr 1e-4 ended at +0.092 (0.008 -> 0.100, training
 # full-pass rate 0.09 -> 0.27 and still rising); raised to 160 after seeing that run, which the chapter says.
-# The runs at 2e-4 and 5e-4 are not extended: at 80 steps both had held-out pass@1 0 and a training full-pass
-# rate below their first steps', a collapse more steps do not undo.
+# A run short of it is run on (`control_verdict`'s `complete`), unless it has collapsed: held-out pass@1 0 and a
+# training full-pass rate below its first ten steps' (at 5e-4 it fell to 0: no reward spread, no gradient).
 CONTROL_STEPS = 160
 
 
@@ -118,15 +118,17 @@ def _mean(values):
 
 def next_lr_to_try(report: dict[str, Any]) -> dict[str, Any]:
     """`LR_RULE_V2` on a pilot report: the chosen lr (the largest whose binary-only control learns, if
-    every larger one was tried and failed), else the next lr to run the control at, largest first."""
+    every larger one was tried and failed), else the next lr to run the control at, largest first (an lr
+    whose control has not had its budget, `complete` False, is next again: run it on)."""
     grid = sorted((float(lr) for lr in report.get("lr", {}).get("runs", {})), reverse=True)
     controls = report.get("control", {})
-    tried = {}
+    tried, complete = {}, {}
     for name, verdict in controls.items():
         if name.startswith("control_binary_lr"):
-            tried[float(name[len("control_binary_lr"):].rsplit("_s", 1)[0])] = verdict.get("learns")
+            lr = float(name[len("control_binary_lr"):].rsplit("_s", 1)[0])
+            tried[lr], complete[lr] = verdict.get("learns"), verdict.get("complete", True)
     for lr in grid:
-        if lr not in tried:
+        if lr not in tried or (tried[lr] is not True and not complete[lr]):
             return {"rule": LR_RULE_V2, "chosen": None, "next": lr, "tried": tried}
         if tried[lr] is True:
             return {"rule": LR_RULE_V2, "chosen": lr, "next": None, "tried": tried}
@@ -165,15 +167,23 @@ def control_name(arm: str, learning_rate: float, seed: int) -> str:
 
 
 def control_verdict(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """`CONTROL_RULE` on one control run's evaluations."""
+    """`CONTROL_RULE` on one control run's evaluations. `complete`: the run has had its budget
+    (`CONTROL_STEPS`), or it has *collapsed* (held-out pass@1 0 at the last evaluation and a 10-step mean
+    training full-pass rate below its first ten steps'), which more steps would not undo."""
     evals = sorted((r for r in records if r.get("kind") == "eval"), key=lambda r: r["step"])
     if len(evals) < 2:
-        return {"learns": None, "reason": "fewer than two evaluations"}
+        return {"learns": None, "complete": False, "reason": "fewer than two evaluations"}
     first, last = evals[0]["pass@1"], evals[-1]["pass@1"]
     eps = 1e-9  # 0.05 + 0.10 is 0.15000000000000002 in floating point
     learns = last - first >= CONTROL_RULE["min_gain"] - eps and last >= CONTROL_RULE["min_ratio"] * first - eps
+    trains = sorted((r for r in records if r.get("kind") == "train"), key=lambda r: r["step"])
+    full = [r.get("binary_mean") for r in trains]
+    start, end = _mean(full[:10]), _mean(full[-10:])
+    collapsed = last == 0 and start is not None and end is not None and end < start
     return {"learns": learns, "first": first, "last": last, "best": max(e["pass@1"] for e in evals),
-            "first_step": evals[0]["step"], "last_step": evals[-1]["step"], "rule": dict(CONTROL_RULE)}
+            "first_step": evals[0]["step"], "last_step": evals[-1]["step"],
+            "train_full_pass_first10": start, "train_full_pass_last10": end, "collapsed": collapsed,
+            "complete": learns or collapsed or evals[-1]["step"] >= CONTROL_STEPS, "rule": dict(CONTROL_RULE)}
 
 
 def pilot_report(out) -> dict[str, Any]:
