@@ -210,3 +210,50 @@ def test_runs_side_by_side_all_land_in_the_record(tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert json.loads((tmp_path / "experiment.json").read_text())["seeds"] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_precondition_history_lists_every_measurement_with_its_base_and_target(tmp_path):
+    from delta_core.experiments.delta_mini_report import precondition_history
+
+    def report(parse, share, passes, solved, n=32):
+        return {"k": 1024, "parse_rate": parse, "distinct_share": share, "pass@1024": solved / n, "n_problems": n,
+                "problems_with_a_full_pass": solved, "dense_mean": 0.6, "passes": passes}
+
+    write_json(tmp_path / "experiment.json", {"sft_steps": 1000, "target_min_length": 5, "target_min_fallbacks": 2})
+    write_json(tmp_path / "precondition.json", report(0.95, 0.6, True, 0))
+    old = tmp_path / "precondition_history" / "first_target_sft600"
+    write_json(old / "experiment.json", {"sft_steps": 600, "target_min_length": 5})
+    write_json(old / "precondition.json", {**report(0.9, 0.6, False, 1, n=15), "partial": {"measured": 15, "of": 32}})
+    (tmp_path / "precondition_history" / "unmeasured").mkdir()
+    table = precondition_history(tmp_path)
+    assert list(table.index) == ["first_target_sft600", "current"]
+    assert table.loc["first_target_sft600", "SFT steps"] == 600
+    assert table.loc["first_target_sft600", "problems"] == "15 of 32 (stopped)"
+    assert table.loc["first_target_sft600", "target patterns"] == "length >= 5, >= 1 fallbacks"
+    assert table.loc["current", "target patterns"] == "length >= 5, >= 2 fallbacks"
+    assert table.loc["current", "precondition"] == "passes" and table.loc["first_target_sft600", "problems solved"] == 1
+
+
+def test_fallback_count_and_the_target_that_needs_two():
+    """Worked out by hand: 'RRB' only advances, stays or restarts; 'RRBRB' falls back once (after 'RRBR'
+    an 'R' leads to 'RR'); 'RBRBRB' twice (after 'RBR' and 'RBRBR' an 'R' leads to 'R')."""
+    assert delta_mini.fallback_count("RRB") == 0
+    assert delta_mini.fallback_count("RRBRB") == 1
+    assert delta_mini.fallback_count("RBRBRB") == 2
+    exp = MiniExperiment(bridge="restart_or_stay", target_min_length=5, target_min_fallbacks=2, held_out=32)
+    train, held = target_split(exp)
+    patterns = [p.params["sequence"] for p in train + held]
+    assert len(held) == 32 and len(patterns) == len(set(patterns)) == 58
+    assert "RBRBRB" in patterns and "RRBRB" not in patterns and "BBRBBB" not in patterns
+    assert all(delta_mini.fallback_count(s) >= 2 and len(s) >= 5 for s in patterns)
+    with pytest.raises(ValueError, match="target_min_fallbacks=2: only with bridge='restart_or_stay'"):
+        MiniExperiment(target_min_fallbacks=2)
+
+
+def test_the_target_selection_may_change_only_before_anything_is_measured_on_it(tmp_path):
+    exp = MiniExperiment(bridge="restart_or_stay", target_min_length=5)
+    write_json(tmp_path / "experiment.json", vars(exp))
+    assert "target_min_fallbacks" in delta_mini._changeable(tmp_path)
+    write_json(tmp_path / "base_eval.json", {})
+    assert "target_min_fallbacks" not in delta_mini._changeable(tmp_path)
+    assert "learning_rate" in delta_mini._changeable(tmp_path)

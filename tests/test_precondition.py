@@ -171,6 +171,10 @@ def test_precondition_shards_and_resumes_to_the_single_process_report(tmp_path, 
     (out / "base" / "model.safetensors").write_bytes(b"base two")
     with pytest.raises(ValueError, match="another base model"):
         delta_mini.measure_precondition(exp, out, progress=False, work=work, shard=(0, 1))
+    (out / "base" / "model.safetensors").write_bytes(b"base one")  # the same base, another target's problems
+    other = delta_mini.MiniExperiment(bridge="restart_or_stay", held_out=6, base_k=4, target_min_fallbacks=2)
+    with pytest.raises(ValueError, match="target problem"):
+        delta_mini.measure_precondition(other, out, progress=False, work=work, shard=(0, 1))
 
 
 def test_precondition_shard_argument_is_checked_in_one_line(tmp_path, capsys):

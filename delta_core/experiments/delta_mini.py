@@ -56,6 +56,7 @@ __all__ = [
     "build_base",
     "measure_base",
     "measure_precondition",
+    "fallback_count",
     "run_arm",
     "evaluate_model",
     "time_to_grok",
@@ -73,18 +74,23 @@ def _one_colour(problem: Any) -> bool:
     return bool(sequence) and len(set(sequence)) == 1
 
 
+def fallback_count(sequence: str, colours: Sequence[str] = ("R", "B")) -> int:
+    """How many transitions of the pattern's KMP automaton fall back to a *partial* match: neither advance,
+    stay, nor restart at q0. 'RRBRB' has one (after 'RRBR', an 'R' leads to 'RR' read); 'RBRBRB' two
+    (after 'RBR' and after 'RBRBR', an 'R' leads to 'R' read)."""
+    from ..tasks.sequence import kmp_step
+
+    colours = sorted(set(sequence) | set(colours))
+    return sum(kmp_step(sequence, k, c) not in (0, k, k + 1) for k in range(len(sequence)) for c in colours)
+
+
 def _restart_or_stay(problem: Any) -> bool:
     """A pattern problem whose automaton (contains: KMP) needs no *fallback*: every transition advances,
     stays, or restarts at q0. Such automata are within the seen families' styles (a prefix matcher
     restarts, a subsequence matcher stays); a fallback to a partial match (after 'RBR', an 'R' leads
     to q1, not q0) is the skill the others need."""
-    from ..tasks.sequence import kmp_step
-
     sequence = problem.params.get("sequence") if hasattr(problem, "params") else None
-    if not sequence:
-        return False
-    colours = sorted(set(sequence) | {"R", "B"})
-    return all(kmp_step(sequence, k, c) in (0, k, k + 1) for k in range(len(sequence)) for c in colours)
+    return bool(sequence) and fallback_count(sequence) == 0
 
 
 # bridge name -> which target problems move into SFT
@@ -141,6 +147,10 @@ class MiniExperiment:
     switch_window: int = 5  # steps reaches switch_threshold with >= switch_min_solved distinct problems
     switch_min_solved: int = 1  # solved; switch_step is then a step cap
     control: str | None = None  # the positive control's family/level (delta_mini_pilots): one of `seen`
+    # keep only target patterns whose automaton has at least this many fallback transitions (to a partial
+    # match, `fallback_count`). Every chance solve the precondition found needed exactly one: one
+    # transition among a handful is guessed now and then; two at once, far more rarely.
+    target_min_fallbacks: int = 0
 
     def __post_init__(self) -> None:
         for name in ("target", *[f"seen[{i}]" for i in range(len(self.seen))]):
@@ -162,6 +172,9 @@ class MiniExperiment:
                              f"{self.seen} (it trains on their SFT problems and evaluates on those held out)")
         if self.target_min_length is not None and self.bridge is None:
             raise ValueError(f"target_min_length={self.target_min_length}: only with a bridge (v2); set bridge too")
+        if self.target_min_fallbacks and self.bridge != "restart_or_stay":
+            raise ValueError(f"target_min_fallbacks={self.target_min_fallbacks}: only with bridge='restart_or_stay' "
+                             "(the bridge then holds the patterns with none)")
         if self.bridge_repeat < 1:
             raise ValueError(f"bridge_repeat={self.bridge_repeat}: must be >= 1")
         if self.held_out < 1 or self.base_k < 1 or self.max_steps < 1:
@@ -237,7 +250,8 @@ def target_split(exp: MiniExperiment) -> tuple[list[Any], list[Any]]:
     moved = BRIDGES[exp.bridge]
     shortest = exp.target_min_length or 0
     problems = [p for p in generate(config.family, config.level, "two_color", n=None, seed=exp.data_seed)
-                if not moved(p) and len(p.params.get("sequence", "")) >= shortest]
+                if not moved(p) and len(p.params.get("sequence", "")) >= shortest
+                and fallback_count(p.params.get("sequence", "")) >= exp.target_min_fallbacks]
     random.Random(exp.data_seed).shuffle(problems)  # as family_split does, on the problems that stay
     return problems[exp.held_out:], problems[: exp.held_out]
 
@@ -414,9 +428,9 @@ def measure_precondition(exp: MiniExperiment, out: str | os.PathLike, progress: 
         if not file.exists():
             return None
         record = read_json(file)
-        if record.get("base_sha256") != base_sha or record.get("base_k") != exp.base_k:
-            raise ValueError(f"{file}: measured on another base model or K; delete {records_dir} "
-                             "(or use another --work) to measure this base")
+        if record.get("base_sha256") != base_sha or record.get("base_k") != exp.base_k or record.get("id") != held[i].id:
+            raise ValueError(f"{file}: measured on another base model, K or target problem; delete {records_dir} "
+                             "(or use another --work) to measure this one")
         return record
 
     mine = [i for i in range(index, len(held), count) if saved(i) is None]
@@ -692,10 +706,17 @@ PROG = "python -m delta_core.experiments.delta_mini"
 _SETTLED = ("arms", "seeds", "cpu_threads")  # fields a later invocation may change in the same --out
 # ... and these until the first arm has run (the pilots choose them after the base is made)
 _BEFORE_ARMS = ("learning_rate", "control")
+# ... and the target's selection while nothing has been measured on it (no base_eval.json, precondition.json):
+# the base's SFT data does not depend on it, so a base can be kept for a new target
+_BEFORE_MEASURE = ("target_min_fallbacks",)
 
 
 def _changeable(out: Path) -> tuple[str, ...]:
-    return _SETTLED + (() if any(Path(out).glob("runs/*/metrics.jsonl")) else _BEFORE_ARMS)
+    out = Path(out)
+    if any(out.glob("runs/*/metrics.jsonl")):
+        return _SETTLED
+    measured = (out / "base_eval.json").exists() or (out / "precondition.json").exists()
+    return _SETTLED + _BEFORE_ARMS + (() if measured else _BEFORE_MEASURE)
 
 
 def _parse_set(values: Sequence[str]) -> dict[str, Any]:

@@ -213,29 +213,62 @@ def plot_pilot(out: str | os.PathLike):
     return fig
 
 
-def plot_control(out: str | os.PathLike, ax=None):
-    """The positive control: held-out pass@1 per evaluation, one line per control run."""
+def plot_control(out: str | os.PathLike, axes=None):
+    """The positive control, one line per control run: held-out pass@1 per evaluation (left) and the
+    training full-pass rate, a 10-step rolling mean (right)."""
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.4))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.6))
     runs = sorted((out / "pilots").glob("control_*/metrics.jsonl"))
     rates = sorted({m.parent.name.split("_lr")[1].rsplit("_s", 1)[0] for m in runs if "_lr" in m.parent.name}, key=float)
     styles = dict(zip(rates, ["-", "--", ":", "-."]))
     for metrics in runs:
-        _, evals = read_run(metrics)
+        trains, evals = read_run(metrics)
         if not len(evals):
             continue
         name = metrics.parent.name[len("control_"):]  # <arm>_lr<lr>_s<seed>
         arm, rest = name.split("_lr") if "_lr" in name else (name.rsplit("_s", 1)[0], "?_s" + name.rsplit("_s", 1)[1])
         lr, seed = rest.rsplit("_s", 1)
-        ax.plot(evals["step"], evals["pass@1"], marker="o", color=ARM_COLOURS.get(arm), ls=styles.get(lr, "-"),
-                label=f"{ARM_LABELS.get(arm, arm)}, lr {lr} (seed {seed})")
-    ax.set(xlabel="GRPO step", ylabel="held-out pass@1", ylim=(-0.03, 1.03),
-           title="positive control: a family the base solves now and then")
-    ax.legend(fontsize=8)
-    return ax
+        style = dict(color=ARM_COLOURS.get(arm), ls=styles.get(lr, "-"), label=f"{ARM_LABELS.get(arm, arm)}, lr {lr} (seed {seed})")
+        axes[0].plot(evals["step"], evals["pass@1"], marker="o", ms=3, **style)
+        if len(trains):
+            axes[1].plot(trains["step"], trains["binary_mean"].rolling(10, min_periods=1).mean(), **style)
+    axes[0].set(xlabel="GRPO step", ylabel="held-out pass@1", ylim=(-0.01, None),
+                title="held-out problems (not in SFT)")
+    axes[1].set(xlabel="GRPO step", ylabel="full-pass rate (10-step mean)", ylim=(-0.01, None),
+                title="training problems")
+    axes[0].legend(fontsize=7)
+    axes[0].figure.suptitle("positive control: a family the base solves now and then", fontsize=10)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def precondition_history(out: str | os.PathLike) -> Any:
+    """Every precondition measured for this experiment, one row each: the folder's current one and each
+    earlier one kept under `<out>/precondition_history/<name>/` (its experiment.json and precondition.json),
+    with the base (SFT steps) and the target selection it was measured on, and the three checks."""
+    import pandas as pd
+
+    from ..artifacts import read_json
+
+    out = Path(out)
+    rows = []
+    folders = [(d.name, d) for d in sorted((out / "precondition_history").glob("*/"))] + [("current", out)]
+    for name, folder in folders:
+        if not (folder / "precondition.json").exists():
+            continue
+        pre, exp = read_json(folder / "precondition.json"), read_json(folder / "experiment.json")
+        partial = pre.get("partial")
+        rows.append({"measurement": name, "SFT steps": exp["sft_steps"],
+                     "target patterns": f"length >= {exp.get('target_min_length') or 1}, "
+                                        f">= {exp.get('target_min_fallbacks', 0) or 1} fallbacks",
+                     "problems": f"{pre['n_problems']}" + (f" of {partial['of']} (stopped)" if partial else ""),
+                     "parse rate": pre["parse_rate"], "distinct share": pre["distinct_share"],
+                     f"pass@{pre['k']}": pre[f"pass@{pre['k']}"], "problems solved": pre["problems_with_a_full_pass"],
+                     "dense": pre["dense_mean"], "precondition": "passes" if pre["passes"] else "fails"})
+    return pd.DataFrame(rows).set_index("measurement") if rows else pd.DataFrame()
 
 
 def plot_arms(out: str | os.PathLike, baselines: dict[str, float] | None = None):
