@@ -257,3 +257,15 @@ def test_the_target_selection_may_change_only_before_anything_is_measured_on_it(
     write_json(tmp_path / "base_eval.json", {})
     assert "target_min_fallbacks" not in delta_mini._changeable(tmp_path)
     assert "learning_rate" in delta_mini._changeable(tmp_path)
+
+
+def test_every_chance_solve_of_the_first_target_needed_one_fallback_and_was_right():
+    """The reason the target changed (chapter 4b), checked on the committed measurements: every problem
+    the base solved in the first target's preconditions needs exactly one fallback, and its program is right
+    on every tape up to 12 colours (not a hole in the tests)."""
+    from delta_core.experiments.delta_mini_report import chance_solves
+
+    table = chance_solves("book/results/delta_mini_v2")
+    first = table[table["measurement"].str.startswith("target_len5")]
+    assert sorted(first["pattern"]) == ["BBBRBR", "BBRBBB", "RRBRB"]
+    assert set(first["fallbacks"]) == {1} and set(first["program"]) == {"right on every tape up to 12 colours"}

@@ -91,6 +91,8 @@ def test_precondition_report_checks_fail_and_pass_on_hand_made_samples(monkeypat
     assert report["parse_rate"] == 0.25 and not report["checks"]["reads_the_prompt"]
     assert report["pass@1"] == 0.25 and report["pass@4"] == 1.0 and not report["checks"]["pass_at_K_is_zero"]
     assert report["checks"]["conditions_on_the_pattern"]  # four problems, four different solutions
+    for row, problem in zip(report["per_problem"], problems):  # the one program that passed, kept to be checked
+        assert [p.strip() for p in row["full_pass_programs"]] == [problem.solution.strip()]
     assert "FAIL" in pc.describe(report) and "pass@4 1.0000" in pc.describe(report)
 
 

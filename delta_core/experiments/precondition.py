@@ -177,6 +177,8 @@ def measure_problem(model, tokenizer, problem: Any, row: dict[str, Any], index: 
         "dense_mean": sum(scores[p][0] * c for p, c in counts.items()) / len(programs),
         "dense_max": max(s[0] for s in scores.values()), "distinct_programs": len(counts),
         "modal_program_share": counts[top] / len(programs),
+        # the distinct programs that passed every test: few, and the first thing to check (`first_difference`)
+        "full_pass_programs": sorted(p for p in counts if scores[p][1] >= 1.0),
         "modal_program": top, "parsed_programs": sorted(set(parsed)),
         "sample_seconds": t1 - t0, "judge_seconds": judged - t1,
     }
@@ -200,6 +202,10 @@ def summarize_precondition(problems: Sequence[Any], records: Sequence[dict[str, 
         raise ValueError(f"precondition: no record for {len(missing)} of {len(problems)} problems "
                          f"(first: {missing[0]}); measure them first")
     ordered = [by_id[p.id] for p in problems]
+    for record, problem in zip(ordered, problems):  # records made before they kept their full passes
+        if "full_pass_programs" not in record:
+            record.setdefault("full_pass_programs", sorted(
+                q for q in record["parsed_programs"] if judge_program(q, problem)[1] >= 1.0))
     per_problem = [{key: v for key, v in r.items() if key not in _RECORD_ONLY} for r in ordered]
     modal = [r["modal_program"] for r in ordered]
     frequent: Counter = Counter()
