@@ -269,3 +269,25 @@ def test_every_chance_solve_of_the_first_target_needed_one_fallback_and_was_righ
     first = table[table["measurement"].str.startswith("target_len5")]
     assert sorted(first["pattern"]) == ["BBBRBR", "BBRBBB", "RRBRB"]
     assert set(first["fallbacks"]) == {1} and set(first["program"]) == {"right on every tape up to 12 colours"}
+
+
+def test_snapshot_copies_unfinished_runs_whole_lines_only(tmp_path):
+    exp = MiniExperiment(bridge="restart_or_stay", seeds=[0, 1])
+    work, out = tmp_path / "work", tmp_path / "out"
+    (work / "binary_s0").mkdir(parents=True)
+    (work / "binary_s0" / "metrics.jsonl").write_text('{"kind": "train", "step": 1}\n{"kind": "train", "st')  # torn
+    (work / "dense_s1").mkdir(parents=True)
+    (work / "dense_s1" / "metrics.jsonl").write_text('{"kind": "train", "step": 9}\n')
+    write_json(out / "runs" / "dense_s1" / "after.json", {"done": True})  # finished: its own copy stays
+    assert delta_mini.snapshot_runs(exp, out, work) == ["binary_s0"]
+    assert (out / "runs" / "binary_s0" / "metrics.jsonl").read_text() == '{"kind": "train", "step": 1}\n'
+    assert not (out / "runs" / "dense_s1" / "metrics.jsonl").exists()
+
+
+def test_summary_of_a_v2_experiment_reads_the_base_target_at_after_k(tmp_path):
+    """v2's base_eval.json measures the target at after_k (the precondition has pass@base_k)."""
+    exp = MiniExperiment(bridge="restart_or_stay", after_k=32, base_k=1024)
+    write_json(tmp_path / "base_eval.json", {"target": {"pass@32": 0.0, "dense_mean": 0.6},
+                                             "seen": {"ends_with/easy": {"pass@1": 0.1, "pass@32": 0.5}}})
+    summary = summarize(exp, tmp_path)
+    assert summary["base"]["target_pass@32"] == 0.0 and summary["arms"] == {}
