@@ -604,11 +604,12 @@ def test_c9_warmup_row_needs_seeds_and_reads_the_arms_learning_rate(tmp_path):
 
     from delta_core.experiments.fidelity import INCONCLUSIVE, PARTLY, REFUTED, REPRODUCED, warmup_helps_control
 
-    def report(binary, warm, lr="0.0005"):
+    def report(binary, warm, lr="0.0005", warm_steps=160):
         control = {}
         for arm, values in (("binary", binary), ("dense_then_binary", warm)):
             for seed, last in enumerate(values):
-                control[f"control_{arm}_lr{lr}_s{seed}"] = {"first": 0.01, "last": last}
+                control[f"control_{arm}_lr{lr}_s{seed}"] = {"first": 0.01, "last": last,
+                                                             "last_step": warm_steps if arm != "binary" else 160}
         control["control_binary_lr0.0001_s0"] = {"first": 0.01, "last": 0.9}  # another lr: ignored
         return {"control": control, "lr": {"chosen": lr}}
 
@@ -619,3 +620,7 @@ def test_c9_warmup_row_needs_seeds_and_reads_the_arms_learning_rate(tmp_path):
     assert warmup_helps_control(report([0.1] * 3, [0.2] * 3), **kw).status == REPRODUCED
     assert warmup_helps_control(report([0.2] * 3, [0.1] * 3), **kw).status == REFUTED
     assert warmup_helps_control(report([0.1] * 3, [0.12] * 3), **kw).status == PARTLY
+    # arms stopped after different numbers of steps are not compared, whatever the numbers say
+    uneven = warmup_helps_control(report([0.1] * 3, [0.3] * 3, warm_steps=80), **kw)
+    assert uneven.status == f"{INCONCLUSIVE} (the arms ran different numbers of steps)"
+    assert "binary-only 160; dense → binary 80" in uneven.ours

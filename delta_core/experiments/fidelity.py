@@ -610,17 +610,24 @@ def warmup_helps_control(data: Any, *, learning_rate_key: Key = "lr.chosen", min
         lr = json.loads((Path(root) / experiment).read_text()).get("learning_rate")
     if lr is None:
         lr = float(_number(data, learning_rate_key))
-    last = {arm: [v["last"] for name, v in controls.items()
+    runs = {arm: [v for name, v in controls.items()
                   if name.startswith(f"control_{arm}_lr{float(lr):g}_") and v.get("last") is not None]
             for arm in ("binary", "dense_then_binary")}
-    if not last["binary"] or not last["dense_then_binary"]:
+    if not runs["binary"] or not runs["dense_then_binary"]:
         raise MissingKey(f"control runs of both arms at lr {float(lr):g}")
+    last = {arm: [v["last"] for v in found] for arm, found in runs.items()}
     binary, warm = (sum(v) / len(v) for v in (last["binary"], last["dense_then_binary"]))
     first = [v["first"] for name, v in controls.items()
              if f"_lr{float(lr):g}_" in name and v.get("first") is not None]
     seeds = min(len(v) for v in last.values())
+    budgets = {arm: sorted({v.get("last_step") for v in found}) for arm, found in runs.items()}
     ours = (f"held-out pass@1 from {_pct(sum(first) / len(first))}: binary-only {_pct(binary)}, dense → binary "
-            f"{_pct(warm)} (positive control, lr {float(lr):g}, {seeds} seed{'s' if seeds > 1 else ''})")
+            f"{_pct(warm)} (positive control, lr {float(lr):g}, {seeds} seed{'s' if seeds > 1 else ''}")
+    if budgets["binary"] != budgets["dense_then_binary"] or len(budgets["binary"]) != 1:
+        # arms compared after different numbers of steps say nothing about the warm-up
+        steps = "; ".join(f"{ARM_WORDS[arm]} {', '.join(map(str, b))}" for arm, b in budgets.items())
+        return Result(ours + f"; steps: {steps})", f"{INCONCLUSIVE} (the arms ran different numbers of steps)")
+    ours += f", {budgets['binary'][0]} steps)"
     if seeds < min_seeds:
         return Result(ours, f"{INCONCLUSIVE} ({seeds} seed{'s' if seeds > 1 else ''}; the claim needs {min_seeds})")
     if warm >= binary + margin:
@@ -628,6 +635,9 @@ def warmup_helps_control(data: Any, *, learning_rate_key: Key = "lr.chosen", min
     if warm <= binary - margin:
         return Result(ours, REFUTED)
     return Result(ours, PARTLY)
+
+
+ARM_WORDS = {"binary": "binary-only", "dense_then_binary": "dense → binary"}
 
 
 CHECKS: dict[str, Callable[..., Result]] = {
