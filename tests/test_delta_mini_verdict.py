@@ -74,3 +74,10 @@ def test_a_failed_precondition_is_named_with_its_numbers():
               "problems_with_a_full_pass": 2}
     reason = decide({}, report, True)["reason"]
     assert "distinct programs 15/32" in reason and "pass@1024 0.0625 (2 of 32" in reason and "parse rate" not in reason
+
+
+def test_the_reason_says_whether_the_setting_or_only_the_runs_are_missing():
+    short = _arms([[0.0] * 31] * 3)  # a fair setting, runs short of their binary steps
+    assert decide(short, GOOD_PRE, True)["reason"].startswith("A fair setting, runs not finished. Missing:")
+    assert decide(short, {"passes": False}, True)["reason"].startswith("Not yet a fair test. Missing:")
+    assert decide(short, GOOD_PRE, False)["reason"].startswith("Not yet a fair test. Missing:")

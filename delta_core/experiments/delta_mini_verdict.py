@@ -159,7 +159,10 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
                             f"seeds at {steps} binary steps of the {c['min_binary_steps']} needed)")
         verdict = "inconclusive"
         named = {**UNMET, "precondition_passes": _precondition_words(precondition)}
-        reason = "Not yet a fair test. Missing: " + "; ".join(named.get(u, u) for u in unmet) if unmet else (
+        # the setting is fair once the base and the trainer are shown to be; then only the runs are missing
+        setting = ("A fair setting, runs not finished" if checks["precondition_passes"] and checks["control_learns"]
+                   else "Not yet a fair test")
+        reason = f"{setting}. Missing: " + "; ".join(named.get(u, u) for u in unmet) if unmet else (
             "some seeds reached the jump threshold without the full jump pattern")
     return {"verdict": verdict, "reason": reason, "numbers": numbers, "checks": checks, "criteria": dict(c)}
 
