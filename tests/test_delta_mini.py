@@ -271,11 +271,15 @@ def test_every_chance_solve_of_the_first_target_needed_one_fallback_and_was_righ
     assert set(first["fallbacks"]) == {1} and set(first["program"]) == {"right on every tape up to 12 colours"}
 
 
-def test_snapshot_copies_unfinished_runs_whole_lines_only(tmp_path):
+def test_snapshot_copies_unfinished_runs_up_to_their_last_checkpoint(tmp_path):
     exp = MiniExperiment(bridge="restart_or_stay", seeds=[0, 1])
     work, out = tmp_path / "work", tmp_path / "out"
-    (work / "binary_s0").mkdir(parents=True)
-    (work / "binary_s0" / "metrics.jsonl").write_text('{"kind": "train", "step": 1}\n{"kind": "train", "st')  # torn
+    (work / "binary_s0" / "checkpoint-1").mkdir(parents=True)
+    (work / "binary_s0" / "checkpoint-1" / "trainer_state.json").write_text("{}")
+    # step 2 comes after the last checkpoint (redone on resume); the last line is torn
+    (work / "binary_s0" / "metrics.jsonl").write_text('{"kind": "train", "step": 1}\n{"kind": "train", "step": 2}\n{"kind": "train", "st')
+    (work / "dense_s0").mkdir(parents=True)  # no checkpoint yet: nothing to copy
+    (work / "dense_s0" / "metrics.jsonl").write_text('{"kind": "train", "step": 1}\n')
     (work / "dense_s1").mkdir(parents=True)
     (work / "dense_s1" / "metrics.jsonl").write_text('{"kind": "train", "step": 9}\n')
     write_json(out / "runs" / "dense_s1" / "after.json", {"done": True})  # finished: its own copy stays

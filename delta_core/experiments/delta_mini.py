@@ -516,17 +516,23 @@ def run_arm(exp: MiniExperiment, out: str | os.PathLike, arm: str, seed: int,
 
 
 def snapshot_runs(exp: MiniExperiment, out: str | os.PathLike, work: str | os.PathLike) -> list[str]:
-    """Copy the complete metric lines of every unfinished run (no `after.json` yet) from `<work>` into
-    `<out>/runs/<arm>_s<seed>/metrics.jsonl`, so runs that span sessions can be committed, plotted and
-    judged (`delta_mini_verdict` counts them as in progress) before they end. Returns the runs copied."""
+    """Copy the metric lines of every unfinished run (no `after.json` yet) from `<work>` into
+    `<out>/runs/<arm>_s<seed>/metrics.jsonl`, up to its last checkpoint (the lines after it are redone on
+    resume, so they are not results yet), so runs that span sessions can be committed, plotted and judged
+    (`delta_mini_verdict` counts them as in progress) before they end. Returns the runs copied."""
+    from ..train import last_checkpoint
+
     copied = []
     for arm in ARMS:
         for seed in exp.seeds:
             name = _run_name(arm, seed)
             source, run_dir = Path(work) / name / "metrics.jsonl", Path(out) / "runs" / name
-            if not source.exists() or (run_dir / "after.json").exists():
+            checkpoint = last_checkpoint(Path(work) / name)
+            if not source.exists() or checkpoint is None or (run_dir / "after.json").exists():
                 continue
-            lines = read_jsonl(source)  # a line being written when we read is dropped, not copied torn
+            saved = int(Path(checkpoint).name.rsplit("-", 1)[1])
+            # a line being written when we read is dropped, not copied torn
+            lines = [r for r in read_jsonl(source) if r.get("step", 0) <= saved]
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
             copied.append(name)
