@@ -171,7 +171,7 @@ language:
 """),
     code("""
 display(delta_mini_report.precondition_history(RESULTS).round(3))
-solves = delta_mini_report.chance_solves(RESULTS)
+solves = delta_mini.chance_solves(RESULTS)
 if len(solves):
     display(solves.drop(columns="text").set_index(["measurement", "pattern"]))
     first = solves[solves["measurement"] != "current"]

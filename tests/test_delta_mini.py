@@ -263,9 +263,7 @@ def test_every_chance_solve_of_the_first_target_needed_one_fallback_and_was_righ
     """The reason the target changed (chapter 4b), checked on the committed measurements: every problem
     the base solved in the first target's preconditions needs exactly one fallback, and its program is right
     on every tape up to 12 colours (not a hole in the tests)."""
-    from delta_core.experiments.delta_mini_report import chance_solves
-
-    table = chance_solves("book/results/delta_mini_v2")
+    table = delta_mini.chance_solves("book/results/delta_mini_v2")
     first = table[table["measurement"].str.startswith("target_len5")]
     assert sorted(first["pattern"]) == ["BBBRBR", "BBRBBB", "RRBRB"]
     assert set(first["fallbacks"]) == {1} and set(first["program"]) == {"right on every tape up to 12 colours"}

@@ -59,6 +59,7 @@ __all__ = [
     "fallback_count",
     "run_arm",
     "snapshot_runs",
+    "chance_solves",
     "evaluate_model",
     "time_to_grok",
     "summarize",
@@ -537,6 +538,43 @@ def snapshot_runs(exp: MiniExperiment, out: str | os.PathLike, work: str | os.Pa
             atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
             copied.append(name)
     return copied
+
+
+def chance_solves(out: str | os.PathLike) -> Any:
+    """Every held-out problem a precondition measurement (current or under `precondition_history/`) found
+    solved, one row per distinct passing program: the pattern, how many fallback transitions it needs, the
+    full passes in the samples, and whether the program is right on every tape up to 12 colours
+    (`precondition.first_difference`) or only passed the tests."""
+    import pandas as pd
+
+    from .precondition import first_difference
+
+    out = Path(out)
+    rows = []
+    folders = [(d.name, d) for d in sorted((out / "precondition_history").glob("*/"))] + [("current", out)]
+    for name, folder in folders:
+        if not (folder / "precondition.json").exists():
+            continue
+        pre = read_json(folder / "precondition.json")
+        solved = [p for p in pre["per_problem"] if p["c"] > 0]
+        if not solved:
+            continue
+        _, held = target_split(MiniExperiment.from_dict(read_json(folder / "experiment.json")))
+        by_id = {p.id: p for p in held}
+        found = folder / "precondition_full_passes.json"  # reports older than `full_pass_programs`
+        resampled = read_json(found)["programs"] if found.exists() else {}
+        for row in solved:
+            problem = by_id[row["id"]]
+            pattern = problem.params["sequence"]
+            programs = row.get("full_pass_programs") or ([resampled[pattern]] if pattern in resampled else [None])
+            for program in programs:
+                diff = first_difference(program, problem) if program else "?"
+                rows.append({"measurement": name, "pattern": pattern, "fallbacks": fallback_count(pattern),
+                             "full passes": row["c"], "samples": row["n"],
+                             "program": "right on every tape up to 12 colours" if diff is None
+                             else ("not kept" if program is None else f"wrong on {diff!r}"),
+                             "text": program})
+    return pd.DataFrame(rows)
 
 
 def _train_seconds(metrics: Path) -> float | None:

@@ -14,12 +14,15 @@ One idea a file:
 - `cli.py`: `parse_cli`, `main` (`python -m delta_core.train`);
 - `data.py`: the training and held-out datasets (`build_datasets`, `problem_rows`, `family_split`);
 - `replay.py`: `ReplayBuffer`, successful traces returning with their prompt (paper §3.3), checkpointed;
+- `feedback.py`: feedback in the loop (paper §3.3): a failed program's end-of-turn token is replaced by the
+  judge's feedback and the model continues (`feedback_max_iterations`), the feedback masked out of the loss;
 - `callbacks.py`: `ScheduleCallback` (decides a threshold switch of the `rewards.Schedule` and
   checkpoints it; the reward only reads the phase), `MetricsLogger` (one fsync'ed JSON line per step in
   `<output_dir>/metrics.jsonl`; on resume the lines after the checkpoint are dropped), `ReplayCallback`
   (the replay buffer in every checkpoint), `PassKEval`
   (`kind="eval"` lines with held-out pass@1 / pass@k every `eval_steps`, sampled like the rollouts);
-- `run.py`: `train`, TRL's `GRPOTrainer` (subclassed only for replay) with all of the above;
+- `run.py`: `train`, TRL's `GRPOTrainer` (subclassed for replay and for the feedback rollout's rows) with
+  all of the above;
 - `gpu.py`: the `unsloth` back-end (Unsloth `FastLanguageModel` + LoRA + vLLM on one GPU). trl is
   imported inside functions only, so that this path can import unsloth first; the `cpu` path never
   imports unsloth or vllm.
@@ -29,7 +32,10 @@ Logged keys (`kind="train"` lines): `step`, `phase` ("dense"/"binary"), `reward_
 `frac_zero_std` (groups whose rewards are all equal: no gradient), `entropy`, `kl` (null when beta=0),
 `clip_ratio` (`clip_low`, `clip_high`), `completion_length`, `truncated_frac`, `step_time` (s),
 `loss`, `learning_rate`, `step_skipped` (1 when no group had reward spread and no optimizer step was taken),
-`switch_step`, `switch_reason`, `distinct_programs`, `judge_seconds`, `replayed_samples`, and `trl`: every key TRL logged that step.
+`switch_step`, `switch_reason`, `distinct_programs`, `judge_seconds`, `replayed_samples`, `feedback_samples`
+(completions that got the judge's feedback; null when feedback is off), `feedback_fixed` and `feedback_ignored`
+(of those, the share whose final program passes every test, and the share that wrote the same program
+again; null when none got feedback), and `trl`: every key TRL logged that step.
 """
 
 from __future__ import annotations

@@ -138,6 +138,9 @@ class MetricsLogger(TrainerCallback):
                 "switch_step": None if self.schedule is None else self.schedule.switch_step,
                 "switch_reason": None if self.schedule is None else self.schedule.switch_reason,
                 "replayed_samples": self.replay_counts.pop(state.global_step, 0) if self.replay_counts else 0,
+                "feedback_samples": _mean_of(logs, "feedback_samples"),
+                "feedback_fixed": _mean_of(logs, "feedback_fixed"),
+                "feedback_ignored": _mean_of(logs, "feedback_ignored"),
                 "trl": {k: v for k, v in logs.items() if isinstance(v, (int, float, str)) or v is None},
             }
         )

@@ -118,6 +118,8 @@ class TrainConfig:
     replay: bool = False  # successful traces return with their prompt in place of failed samples (ReplayBuffer)
     replay_per_prompt: int = 3  # the most recent successes kept, and replayed, per prompt (the paper: 3)
     replay_buffer_size: int = 4096  # prompts kept (the longest unused are dropped first)
+    feedback_max_iterations: int = 0  # a failed program hears the judge's feedback and retries this many
+    # times at most (train/feedback.py; the paper: 1); 0 = off
     curriculum_levels: list[str] | None = None  # family mode: levels in order, e.g. [easy, medium]
     curriculum_steps: list[int] | None = None  # the step at which each level starts; first must be 0
 
@@ -202,6 +204,15 @@ class TrainConfig:
             bad("replay_per_prompt", "must be >= 1")
         if self.replay and self.scale_rewards not in ("group", "none"):
             bad("scale_rewards", "replay recomputes group advantages: use 'group' or 'none' with replay=true")
+        if self.feedback_max_iterations < 0:
+            bad("feedback_max_iterations", "must be >= 0 (0 = no feedback; the paper uses 1)")
+        if self.feedback_max_iterations and self.backend != "cpu":
+            bad("feedback_max_iterations", f"feedback rollouts run on the cpu back-end only (backend={self.backend!r} "
+                "generates with vLLM or Unsloth, which the feedback rollout does not drive): set "
+                "feedback_max_iterations=0 or backend='cpu'")
+        if self.feedback_max_iterations and self.replay:
+            bad("feedback_max_iterations", "cannot be combined with replay=true yet: a replayed trace would need its "
+                "feedback mask (TRL's tool_mask) stored with it, which ReplayBuffer does not keep; turn one of them off")
         if (self.curriculum_levels is None) != (self.curriculum_steps is None):
             bad("curriculum_steps", "give both `curriculum_levels` and `curriculum_steps`, or neither")
         if self.curriculum_levels is not None:

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ def _trainer_class():
 
     class DeltaGRPOTrainer(GRPOTrainer):
         """TRL's GRPOTrainer plus the optional replay of successful groups (see `ReplayBuffer`) and, with
-        `skip_without_signal`, no optimizer step for a batch in which no group has reward spread."""
+        `skip_without_signal`, no optimizer step for a batch in which no group has reward spread. It keeps
+        the rows being rolled out in `rollout_inputs`: TRL's `rollout_func` gets only their prompts, and
+        the feedback rollout (`FeedbackRollout`) needs their tests."""
 
         def __init__(self, *args, replay: ReplayBuffer | None = None, delta_reward: Any = None,
                      replay_counts: dict | None = None, skip_without_signal: bool = False, **kwargs):
@@ -48,8 +51,10 @@ def _trainer_class():
             self.replay_counts = replay_counts if replay_counts is not None else {}
             self.skip_without_signal = skip_without_signal
             self.no_signal = False  # the batch being trained on has all advantages 0
+            self.rollout_inputs: list[dict] | None = None  # the dataset rows being rolled out, in order
 
         def _generate_and_score_completions(self, inputs):
+            self.rollout_inputs = inputs
             batch = super()._generate_and_score_completions(inputs)
             if self.replay is not None and self.model.training:
                 pad_id = self.processing_class.pad_token_id
@@ -200,6 +205,9 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
 
     # 0. The data (cheap, and a run that cannot take one step fails here, before any model loads).
     train_ds, eval_ds = datasets if datasets is not None else build_datasets(config)
+    if scorer is not None and config.feedback_max_iterations:
+        raise ConfigError(f"feedback_max_iterations={config.feedback_max_iterations}: the feedback is the "
+                          "Manufactoria judge's verdict on the program; with a scorer of another domain set it to 0")
     if scorer is not None and config.eval_steps and eval_ds is not None:
         raise ConfigError(f"eval_steps={config.eval_steps}: the held-out pass@k judges Manufactoria programs; "
                           "with a scorer of another domain set eval_steps=0 and evaluate the model yourself")
@@ -285,19 +293,29 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
         replay.restore(saved_replay.get("attributes", {}))
     if replay is not None:
         all_callbacks.append(ReplayCallback(replay))
-    trainer = trainer_cls(
-        model=model,
-        reward_funcs=[reward],
-        args=_grpo_args(config, eval_ds is not None),
-        train_dataset=train_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=all_callbacks,
-        replay=replay,
-        delta_reward=reward,
-        replay_counts=replay_counts,
-        skip_without_signal=config.skip_steps_without_signal,
-    )
+    trained_reward, feedback = reward, {}
+    if config.feedback_max_iterations:  # (never on the unsloth path, whose patched trainer is left as it is)
+        from .feedback import FeedbackRollout, score_final_turn
+
+        # TRL scores what our rollout says is the final turn; the callbacks and replay read `reward` itself.
+        trained_reward, feedback = score_final_turn(reward), {"rollout_func": FeedbackRollout(config)}
+    with warnings.catch_warnings():
+        # TRL 1.14.2 (pinned) marks rollout_func experimental; its contract is the pinned source's (feedback.py)
+        warnings.filterwarnings("ignore", message="You are using 'rollout_func'", category=UserWarning)
+        trainer = trainer_cls(
+            model=model,
+            reward_funcs=[trained_reward],
+            args=_grpo_args(config, eval_ds is not None),
+            train_dataset=train_ds,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=all_callbacks,
+            **feedback,
+            replay=replay,
+            delta_reward=reward,
+            replay_counts=replay_counts,
+            skip_without_signal=config.skip_steps_without_signal,
+        )
     # Every step is in metrics.jsonl: TRL's printed log dicts (its PrinterCallback when there is no progress
     # bar) would only flood a notebook's output.
     from transformers.trainer_callback import PrinterCallback
