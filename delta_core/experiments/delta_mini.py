@@ -549,17 +549,12 @@ def chance_solves(out: str | os.PathLike) -> Any:
 
     from .precondition import first_difference
 
-    out = Path(out)
     rows = []
-    folders = [(d.name, d) for d in sorted((out / "precondition_history").glob("*/"))] + [("current", out)]
-    for name, folder in folders:
-        if not (folder / "precondition.json").exists():
-            continue
-        pre = read_json(folder / "precondition.json")
+    for name, folder, pre, settings in delta_mini_report.precondition_measurements(out):
         solved = [p for p in pre["per_problem"] if p["c"] > 0]
         if not solved:
             continue
-        _, held = target_split(MiniExperiment.from_dict(read_json(folder / "experiment.json")))
+        _, held = target_split(MiniExperiment.from_dict(settings))
         by_id = {p.id: p for p in held}
         found = folder / "precondition_full_passes.json"  # reports older than `full_pass_programs`
         resampled = read_json(found)["programs"] if found.exists() else {}

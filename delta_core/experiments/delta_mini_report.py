@@ -245,21 +245,25 @@ def plot_control(out: str | os.PathLike, axes=None):
     return axes
 
 
+def precondition_measurements(out: str | os.PathLike) -> list[tuple[str, Path, dict[str, Any], dict[str, Any]]]:
+    """(name, folder, precondition report, experiment settings) of every precondition measured for the
+    experiment in `out`: each earlier one under `<out>/precondition_history/<name>/`, then "current"."""
+    from ..artifacts import read_json
+
+    out = Path(out)
+    folders = [(d.name, d) for d in sorted((out / "precondition_history").glob("*/"))] + [("current", out)]
+    return [(name, folder, read_json(folder / "precondition.json"), read_json(folder / "experiment.json"))
+            for name, folder in folders if (folder / "precondition.json").exists()]
+
+
 def precondition_history(out: str | os.PathLike) -> Any:
     """Every precondition measured for this experiment, one row each: the folder's current one and each
     earlier one kept under `<out>/precondition_history/<name>/` (its experiment.json and precondition.json),
     with the base (SFT steps) and the target selection it was measured on, and the three checks."""
     import pandas as pd
 
-    from ..artifacts import read_json
-
-    out = Path(out)
     rows = []
-    folders = [(d.name, d) for d in sorted((out / "precondition_history").glob("*/"))] + [("current", out)]
-    for name, folder in folders:
-        if not (folder / "precondition.json").exists():
-            continue
-        pre, exp = read_json(folder / "precondition.json"), read_json(folder / "experiment.json")
+    for name, _, pre, exp in precondition_measurements(out):
         partial = pre.get("partial")
         rows.append({"measurement": name, "SFT steps": exp["sft_steps"],
                      "target patterns": f"length >= {exp.get('target_min_length') or 1}, "
