@@ -204,9 +204,12 @@ if base_eval is not None:
     md("""
 ## 3. The learning rate, from a pilot
 
-Short dense-only runs on the target at a few learning rates, from the same base; the rule of section 1
-picks the largest that keeps at least half the policy's token entropy. A collapsed policy cannot
-explore, and the first attempt's learning rate collapsed it within a few steps.
+Short dense-only runs at a few learning rates, from the same base (on the first target, before it was
+narrowed). The first rule of section 1 took the largest that keeps at least half the policy's token
+entropy: a collapsed policy cannot explore, and the first attempt's learning rate collapsed it within a
+few steps. But the positive control (section 4) fell apart at the rate it chose while the entropy held,
+so the rule in force is the second one: the largest rate at which the binary-only control learns,
+tried from the largest down. Both choices are printed below the table.
 """),
     code("""
 if pilots and "lr" in pilots:
