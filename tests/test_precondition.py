@@ -185,3 +185,22 @@ def test_precondition_shard_argument_is_checked_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         delta_mini.main(["precondition", "--out", str(tmp_path), "--shard", "2/2"])
     assert exit_.value.code == 2 and "--shard '2/2'" in capsys.readouterr().err
+
+
+def test_records_older_than_full_pass_programs_get_them_judged_again(monkeypatch):
+    """A record saved before reports kept `full_pass_programs` gets them from its parsed programs; the
+    caller's record is left as it was."""
+    from delta_core.experiments import precondition as pc
+    from delta_core.sampling import Generation
+    from delta_core.tasks import generate
+
+    problem = [p for p in generate("contains_substring", "medium", "two_color", n=None, seed=0)
+               if len(set(p.params["sequence"])) == 2][0]
+    texts = [f"```\n{problem.solution}\n```", "```\nSTART start:\n    NEXT NONE\nEND end\n```"]
+    monkeypatch.setattr("delta_core.sampling.generate_completions", lambda *a, **k: [
+        [Generation(text=t, n_tokens=9, finished=True) for t in texts]])
+    record = pc.measure_problem(None, None, problem, {"prompt": []}, 0, 2, None)
+    old = {k: v for k, v in record.items() if k != "full_pass_programs"}
+    report = pc.summarize_precondition([problem], [old], 2)
+    assert [p.strip() for p in report["per_problem"][0]["full_pass_programs"]] == [problem.solution.strip()]
+    assert "full_pass_programs" not in old

@@ -37,7 +37,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..artifacts import atomic_write_text, command_line, folder_lock, provenance, read_json, read_jsonl, write_json
+from ..artifacts import command_line, folder_lock, provenance, read_json, read_jsonl, write_json
 from ..rewards.schedule import Schedule
 from . import delta_mini_report
 from .delta_mini_report import load_runs
@@ -521,7 +521,7 @@ def snapshot_runs(exp: MiniExperiment, out: str | os.PathLike, work: str | os.Pa
     `<out>/runs/<arm>_s<seed>/metrics.jsonl`, up to its last checkpoint (the lines after it are redone on
     resume, so they are not results yet), so runs that span sessions can be committed, plotted and judged
     (`delta_mini_verdict` counts them as in progress) before they end. Returns the runs copied."""
-    from ..train import last_checkpoint
+    from ..train import last_checkpoint, truncate_metrics
 
     copied = []
     for arm in ARMS:
@@ -531,11 +531,10 @@ def snapshot_runs(exp: MiniExperiment, out: str | os.PathLike, work: str | os.Pa
             checkpoint = last_checkpoint(Path(work) / name)
             if not source.exists() or checkpoint is None or (run_dir / "after.json").exists():
                 continue
-            saved = int(Path(checkpoint).name.rsplit("-", 1)[1])
-            # a line being written when we read is dropped, not copied torn
-            lines = [r for r in read_jsonl(source) if r.get("step", 0) <= saved]
             run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
+            shutil.copyfile(source, run_dir / "metrics.jsonl")
+            # cut as a resume from that checkpoint cuts the run's own file (a torn last line goes too)
+            truncate_metrics(run_dir / "metrics.jsonl", int(Path(checkpoint).name.rsplit("-", 1)[1]))
             copied.append(name)
     return copied
 

@@ -190,6 +190,15 @@ _RECORD_ONLY = ("index", "modal_program", "parsed_programs", "sample_seconds", "
                 "base_sha256", "base_k", "finished")
 
 
+def _with_full_passes(record: dict[str, Any], problem: Any) -> dict[str, Any]:
+    """`record`, with its `full_pass_programs` judged again from its parsed programs when it was made
+    before records kept them (a full pass always parses)."""
+    if "full_pass_programs" in record:
+        return record
+    return {**record, "full_pass_programs": sorted(q for q in record["parsed_programs"]
+                                                   if judge_program(q, problem)[1] >= 1.0)}
+
+
 def summarize_precondition(problems: Sequence[Any], records: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     """The report from one `measure_problem` record per problem (any order; they are put in the problems'
     order): the three checks against `RULES`, pass@k, and the fixed-program baselines."""
@@ -201,11 +210,7 @@ def summarize_precondition(problems: Sequence[Any], records: Sequence[dict[str, 
     if missing:
         raise ValueError(f"precondition: no record for {len(missing)} of {len(problems)} problems "
                          f"(first: {missing[0]}); measure them first")
-    ordered = [by_id[p.id] for p in problems]
-    for record, problem in zip(ordered, problems):  # records made before they kept their full passes
-        if "full_pass_programs" not in record:
-            record.setdefault("full_pass_programs", sorted(
-                q for q in record["parsed_programs"] if judge_program(q, problem)[1] >= 1.0))
+    ordered = [_with_full_passes(by_id[p.id], p) for p in problems]
     per_problem = [{key: v for key, v in r.items() if key not in _RECORD_ONLY} for r in ordered]
     modal = [r["modal_program"] for r in ordered]
     frequent: Counter = Counter()
