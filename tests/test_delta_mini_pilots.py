@@ -58,6 +58,10 @@ def test_lr_rule_v2_walks_the_grid_down_until_a_control_learns():
     learned = {**failed, "control": {**failed["control"], "control_binary_lr0.0002_s0": {"learns": True}}}
     assert next_lr_to_try(learned) == {"rule": next_lr_to_try(learned)["rule"], "chosen": 2e-4, "next": None,
                                        "tried": {5e-4: False, 1e-4: False, 2e-4: True}}
+    # later seeds' controls (C9's spread) do not move the rule's choice, which seed 0's controls made
+    reseeded = {**learned, "control": {**learned["control"], "control_binary_lr0.0002_s1": {"learns": False},
+                                       "control_binary_lr0.0001_s2": {"learns": True}}}
+    assert next_lr_to_try(reseeded)["chosen"] == 2e-4 and next_lr_to_try(reseeded)["tried"] == {5e-4: False, 1e-4: False, 2e-4: True}
     none = {**grid, "control": {f"control_binary_lr{lr}_s0": {"learns": False} for lr in ("2e-05", "0.0001", "0.0002", "0.0005")}}
     assert next_lr_to_try(none)["chosen"] is None and next_lr_to_try(none)["next"] is None
 

@@ -117,14 +117,15 @@ def _mean(values):
 
 
 def next_lr_to_try(report: dict[str, Any]) -> dict[str, Any]:
-    """`LR_RULE_V2` on a pilot report: the chosen lr (the largest whose binary-only control learns, if
+    """`LR_RULE_V2` on a pilot report (seed 0's controls): the chosen lr (the largest whose binary-only control learns, if
     every larger one was tried and failed), else the next lr to run the control at, largest first (an lr
     whose control has not had its budget, `complete` False, is next again: run it on)."""
     grid = sorted((float(lr) for lr in report.get("lr", {}).get("runs", {})), reverse=True)
     controls = report.get("control", {})
     tried, complete = {}, {}
     for name, verdict in controls.items():
-        if name.startswith("control_binary_lr"):
+        # the rule was applied to seed 0's controls; later seeds (C9's spread) must not move its choice
+        if name.startswith("control_binary_lr") and name.endswith("_s0"):
             lr = float(name[len("control_binary_lr"):].rsplit("_s", 1)[0])
             tried[lr], complete[lr] = verdict.get("learns"), verdict.get("complete", True)
     for lr in grid:
