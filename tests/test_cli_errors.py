@@ -55,6 +55,7 @@ BASELINE = "delta_core.experiments.baseline"
 DELTA_MINI = "delta_core.experiments.delta_mini"
 PILOTS = "delta_core.experiments.delta_mini_pilots"
 VERDICT = "delta_core.experiments.delta_mini_verdict"
+RECIPE = "delta_core.experiments.recipe"
 TRANSFER_M = "delta_core.experiments.transfer_manufactoria"
 TRANSFER_B = "delta_core.experiments.transfer_bouncingsim"
 
@@ -100,6 +101,10 @@ CASES = [
     (PILOTS, ["lr", "{tmp}", "--steps", "0"], ["--steps", ">= 1"]),
     (PILOTS, ["control", "{tmp}", "--learning-rate", "0"], ["--learning-rate", "> 0"]),
     (VERDICT, ["/nonexistent"], ["DIR /nonexistent", "no such folder"]),
+    # the recipe (issue 20): no arm to run, an unknown arm, a bad seed
+    (RECIPE, ["run", "{tmp}"], ["run: name an ARM"]),
+    (RECIPE, ["run", "{tmp}", "nope"], ["invalid choice: 'nope'"]),
+    (RECIPE, ["run", "{tmp}", "rule", "--seed", "x"], ["--seed", "invalid int"]),
     # Manufactoria transfer: no DELTA-mini results, a bad k
     (TRANSFER_M, ["--mini", "{tmp}/none", "--out", "{tmp}/t"], ["--mini {tmp}/none", "no such folder"]),
     (TRANSFER_M, ["--mini", "{tmp}", "--out", "{tmp}/t"], ["--mini {tmp}", "experiment.json"]),

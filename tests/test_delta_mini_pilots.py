@@ -83,7 +83,7 @@ def test_a_finished_control_is_skipped_unless_given_more_steps(tmp_path, monkeyp
     monkeypatch.setattr("delta_core.train.train", fake_train)
     monkeypatch.setattr("delta_core.train.last_checkpoint", lambda d: d / "checkpoint-80" if calls else None)
     exp = MiniExperiment(bridge="restart_or_stay", control="ends_with/medium")
-    run = lambda steps: pilots._run(exp, tmp_path, "run", tmp_path / "work", None, False, max_steps=steps)  # noqa: E731
+    run = lambda steps: pilots.resumable_run(exp, tmp_path, "run", tmp_path / "work", None, False, max_steps=steps)  # noqa: E731
     assert run(80)[-1]["step"] == 80 and calls == [(80, False)]
     assert run(80)[-1]["step"] == 80 and calls == [(80, False)]  # done: not trained again
     assert run(40)[-1]["step"] == 80 and len(calls) == 1  # fewer steps than it took: still done

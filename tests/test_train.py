@@ -371,6 +371,9 @@ def test_curriculum_orders_training_data_by_level():
     assert train_ds["level"] == ["easy"] * 2 * per_step + ["medium"] * 2 * per_step
     assert set(eval_ds["level"]) == {"easy", "medium"}
     assert T.run._grpo_args(c, True).shuffle_dataset is False  # TRL's sampler keeps the order
+    # a curriculum built by the caller (delta_core.experiments.recipe) asks for the same with ordered_data
+    assert T.run._grpo_args(cfg(ordered_data=True), True).shuffle_dataset is False
+    assert T.run._grpo_args(cfg(), True).shuffle_dataset is True
 
 
 # ---------------------------------------------------------------- real runs

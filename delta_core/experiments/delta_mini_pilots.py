@@ -26,13 +26,27 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
 
-__all__ = ["LR_RULE", "LR_RULE_V2", "next_lr_to_try", "CONTROL_RULE", "CONTROL_STEPS", "lr_pilot", "choose_lr", "control_name", "control_run", "control_verdict",
-           "pilot_report", "main"]
+__all__ = [
+    "CONTROL_RULE",
+    "CONTROL_STEPS",
+    "LR_RULE",
+    "LR_RULE_V2",
+    "choose_lr",
+    "control_name",
+    "control_run",
+    "control_verdict",
+    "lr_pilot",
+    "main",
+    "next_lr_to_try",
+    "pilot_report",
+    "resumable_run",
+]
 
 LR_RULE = {"min_entropy_ratio": 0.5}  # entropy at the last pilot step / entropy at step 1
 # The entropy rule picked 5e-4, at which the positive control broke (held-out pass@1 to 0 with its entropy
@@ -47,14 +61,16 @@ CONTROL_RULE = {"min_gain": 0.10, "min_ratio": 2.0}  # held-out pass@1: last >= 
 CONTROL_STEPS = 160
 
 
-def _run(exp, out: Path, name: str, work: Path, datasets, progress: bool, **overrides) -> list[dict[str, Any]]:
-    """One GRPO run from `out/base`; its metric lines land in `out/pilots/<name>/metrics.jsonl`."""
+def resumable_run(exp, out: Path, name: str, work: Path, datasets, progress: bool, run_dir: Path | None = None,
+         **overrides) -> list[dict[str, Any]]:
+    """One GRPO run from `out/base`; its metric lines land in `out/pilots/<name>/metrics.jsonl` (or
+    `run_dir/metrics.jsonl`: the recipe's arms, `delta_core.experiments.recipe`)."""
     import shutil
 
     from ..train import last_checkpoint, train
     from .delta_mini import rl_config
 
-    run_dir = out / "pilots" / name
+    run_dir = run_dir or out / "pilots" / name
     done = run_dir / "done.json"
     # a finished run is skipped, unless asked for more steps than it took: then it resumes from its last
     # checkpoint and goes on (a control given a longer budget keeps its first steps)
@@ -78,7 +94,7 @@ def lr_pilot(exp, out, lrs: Sequence[float] = (2e-5, 5e-5, 1e-4), steps: int = 3
 
     out = Path(out)
     for lr in lrs:
-        _run(exp, out, f"lr_{lr:g}", Path(work), target_datasets(exp), progress,
+        resumable_run(exp, out, f"lr_{lr:g}", Path(work), target_datasets(exp), progress,
              schedule="dense", switch_step=None, switch_threshold=None, learning_rate=lr,
              max_steps=steps, seed=seed, eval_steps=0)
     # every pilot run in the folder counts: a grid extended later (when the rule did not bind at its
@@ -155,7 +171,7 @@ def control_run(exp, out, arm: str, seed: int = 0, steps: int = CONTROL_STEPS, w
 
     train_problems, held = control_split(exp)
     family, level = exp.control.split("/")
-    return _run(exp, Path(out), control_name(arm, exp.learning_rate, seed), Path(work), compact_datasets(train_problems, held, level),
+    return resumable_run(exp, Path(out), control_name(arm, exp.learning_rate, seed), Path(work), compact_datasets(train_problems, held, level),
                 progress, schedule=arm, family=family, level=level, seed=seed, max_steps=steps,
                 switch_step=exp.switch_step if arm == "dense_then_binary" else None,
                 switch_threshold=exp.switch_threshold if arm == "dense_then_binary" else None,

@@ -122,6 +122,8 @@ class TrainConfig:
     # times at most (train/feedback.py; the paper: 1); 0 = off
     curriculum_levels: list[str] | None = None  # family mode: levels in order, e.g. [easy, medium]
     curriculum_steps: list[int] | None = None  # the step at which each level starts; first must be 0
+    ordered_data: bool = False  # visit the training rows in their order (a curriculum the caller built:
+    # rows t*P..(t+1)*P-1 are step t's prompts, P = prompts per step) instead of TRL's shuffle
 
     preset: str | None = None  # informational: the preset this config started from
 

@@ -153,7 +153,7 @@ def _grpo_args(config: TrainConfig, has_eval: bool):
         data_seed=config.seed,
         gradient_checkpointing=config.gradient_checkpointing,
         max_grad_norm=config.max_grad_norm,
-        shuffle_dataset=config.curriculum_levels is None,
+        shuffle_dataset=config.curriculum_levels is None and not config.ordered_data,
         logging_steps=1,
         save_strategy="steps",
         save_steps=config.save_steps,

@@ -1,0 +1,466 @@
+"""The rest of the paper's recipe, measured (issue 20): when to switch, replay, feedback, curriculum, collapse.
+
+    python -m delta_core.experiments.recipe run DIR ARM [--seed N] [--work runs/recipe]
+    python -m delta_core.experiments.recipe summary DIR
+
+Every arm starts from DELTA-mini v2's base (`<mini>/base`, `recipe.json`'s `mini`) on its **positive-control
+setting**: the control family (`ends_with/medium`), trained on the problems the base saw in SFT and
+evaluated on those held out, where the base solves a held-out problem with a small probability
+(pass@1 ≈ 1%). The issue says: use DELTA-mini v2's target if it ends in a jump, its control if it ends in
+a refutation. On the target, the dense phase of every finished dense→binary seed found no full pass, so
+every binary group tied and no binary step had a gradient: nothing there to switch *to*, to replay, or to
+give feedback on. The control is where these tricks can act; chapter 4c says so, with the numbers.
+
+Each arm is the plain dense→binary control (`delta_mini_pilots.control_run`, the experiment's switch rule)
+with one thing changed, over the same `steps` and the same seeds (`ARMS`). Two arms are the C9 controls
+themselves and are read from `<mini>/pilots/` (run by `delta_mini_pilots control`, the same settings):
+`binary` (switch at step 0) and `rule` (the experiment's full-pass switch rule). C10 (warm-up is not
+universal) reads DELTA-mini v2's own dense→binary arm on the target: no runs here.
+
+What counts is fixed in `CRITERIA` before the runs and printed in the chapter; `summarize` computes each
+claim's verdict from the saved metrics.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+
+__all__ = [
+    "ARMS",
+    "CRITERIA",
+    "RecipeExperiment",
+    "arm_metrics",
+    "curriculum_datasets",
+    "main",
+    "run_arm",
+    "run_stats",
+    "summarize",
+]
+
+# name -> what differs from the plain dense→binary control. "pilot": read from DELTA-mini v2's pilots.
+ARMS: dict[str, dict[str, Any]] = {
+    "binary": {"pilot": "binary", "about": "binary reward from step 0 (the C9 control)"},
+    "rule": {"pilot": "dense_then_binary",
+             "about": "dense, then binary once the 10-step training full-pass rate is >= 1% with >= 3 problems solved "
+                      "(cap 100; the C9 control)"},
+    "switch_30": {"overrides": {"switch_on": "dense_mean", "switch_threshold": None, "switch_step": 30}, "about": "dense for 30 steps, then binary"},
+    "switch_60": {"overrides": {"switch_on": "dense_mean", "switch_threshold": None, "switch_step": 60}, "about": "dense for 60 steps, then binary"},
+    "switch_100": {"overrides": {"switch_on": "dense_mean", "switch_threshold": None, "switch_step": 100}, "about": "dense for 100 steps, then binary"},
+    "switch_dense": {"overrides": {"switch_on": "dense_mean", "switch_threshold": 0.83, "switch_step": None},
+                     "about": "binary once the 10-step dense mean reaches 0.83 (no cap)"},
+    "replay": {"overrides": {"replay": True}, "about": "the rule's run, with up to 3 stored successes replayed per prompt (C6)"},
+    "feedback": {"overrides": {"feedback_max_iterations": 1},
+                 "about": "the rule's run, a failed program hearing the judge's failing tapes once (C7)"},
+    "curriculum_aligned": {"schedule": "binary", "bridge": "contains_ordered/medium",
+                           "about": "binary reward; the first `bridge_steps` steps on contains_ordered/medium "
+                                    "(the paper's REGEX: pattern matching), then the control (C8)"},
+    "curriculum_misaligned": {"schedule": "binary", "bridge": "append_sequence/basic",
+                              "about": "binary reward; the first `bridge_steps` steps on append_sequence/basic "
+                                       "(writes colours, reads no pattern), then the control (C8)"},
+    "long": {"continue": "rule", "about": "the rule's run continued from its last step to `long_steps` (C15)"},
+}
+
+# Fixed before the runs (2026-12-04), printed in chapter 4c. Held-out pass@1 is measured on the control's 16
+# held-out problems x 32 samples every 10 steps; the base is at ~0.008.
+CRITERIA: dict[str, Any] = {
+    "grok_level": 0.10,  # "grokked": the first evaluation with held-out pass@1 >= this (x12 the base)
+    "final_evals": 3,  # "final": the mean of the last 3 evaluations (steps 140-160), less noisy than one
+    "earlier_by": 10,  # "earlier": the arm's seed-mean step to grok_level is at least one evaluation earlier
+    # (a seed that never reaches grok_level counts as steps + earlier_by)
+    "lower_by": 0.02,  # "converges more slowly" / "ends lower": seed-mean final below the plain arm's by this
+    "drop": 0.03,  # a regression: an evaluation this far below the one before (>2 standard errors at p=0.1)
+    "c8_margin": 0.03,  # C8: aligned ends at least this far above misaligned, and above it in >= 2 of 3 seeds
+    "c15_fall": 0.5,  # C15: a collapse is a 10-step training full-pass mean below half its best after the peak
+    # (or held-out pass@1 at the last evaluation below half its best); reproduced in >= 2 of 3 seeds
+}
+
+
+@dataclass
+class RecipeExperiment:
+    """The recipe experiments' settings (saved as `recipe.json` in the results folder)."""
+
+    mini: str = "book/results/delta_mini_v2"  # DELTA-mini v2's results: experiment.json, base/, pilots/
+    mini_work: str = "runs/delta_mini_v2"  # the pilot arms' checkpoints (delta_mini_pilots' --work)
+    steps: int = 160  # every arm's budget: the control's (delta_mini_pilots.CONTROL_STEPS)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
+    bridge_steps: int = 40  # curriculum: steps on the bridge family before the control family
+    long_steps: int = 400  # C15: the rule's run continued to this many steps
+
+    def __post_init__(self) -> None:
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown:
+            raise ValueError(f"arms={self.arms}: {unknown} unknown; choose from {list(ARMS)}")
+        if not 0 < self.bridge_steps < self.steps:
+            raise ValueError(f"bridge_steps={self.bridge_steps}: must be in (0, steps={self.steps}) so both stages run")
+        if self.long_steps <= self.steps:
+            raise ValueError(f"long_steps={self.long_steps}: must be > steps={self.steps} (it continues a finished run)")
+        if not self.seeds:
+            raise ValueError("seeds=[]: give at least one seed, e.g. [0, 1, 2]")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecipeExperiment:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown RecipeExperiment field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+def _mini(recipe: RecipeExperiment):
+    from .delta_mini import MiniExperiment
+
+    mini = Path(recipe.mini)
+    if not (mini / "experiment.json").is_file() or not (mini / "base" / "config.json").is_file():
+        raise FileNotFoundError(f"mini={recipe.mini!r}: needs experiment.json and base/ (DELTA-mini v2's results folder)")
+    return MiniExperiment.from_dict(read_json(mini / "experiment.json")), mini
+
+
+def _run_name(arm: str, seed: int) -> str:
+    return f"{arm}_s{seed}"
+
+
+def curriculum_datasets(bridge: Sequence[Any], bridge_level: str, train: Sequence[Any], held: Sequence[Any],
+                        level: str, bridge_steps: int, steps: int, per_step: int, seed: int = 0):
+    """(train, held-out) datasets of a two-stage curriculum, in step order: the rows of steps
+    0..bridge_steps-1 drawn from `bridge` problems, those of the remaining steps from `train` (each pool
+    cycled, reshuffled every pass). Train with `ordered_data=True` so TRL visits them in this order."""
+    import datasets
+
+    from ..train import problem_rows
+
+    rows: list[dict[str, Any]] = []
+    for pool, pool_level, n_steps in ((bridge, bridge_level, bridge_steps), (train, level, steps - bridge_steps)):
+        pool_rows = problem_rows(pool, "compact")
+        for row in pool_rows:
+            row["level"] = pool_level
+        order, need = random.Random(f"{seed}-{pool_level}-{len(pool_rows)}"), n_steps * per_step
+        while need > 0:
+            chunk = pool_rows[:]
+            order.shuffle(chunk)
+            rows += chunk[:need]
+            need -= len(chunk[:need])
+    held_rows = problem_rows(held, "compact")
+    for row in held_rows:
+        row["level"] = level
+    return datasets.Dataset.from_list(rows), datasets.Dataset.from_list(held_rows)
+
+
+def _pilot_dir(mini: Path, exp, arm: str, seed: int) -> Path:
+    from .delta_mini_pilots import control_name
+
+    return mini / "pilots" / control_name(ARMS[arm]["pilot"], exp.learning_rate, seed)
+
+
+def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work: str | Path = "runs/recipe",
+            progress: bool = True) -> list[dict[str, Any]]:
+    """One arm's run for one seed; metric lines in `<out>/runs/<arm>_s<seed>/metrics.jsonl` (the pilot arms:
+    `<mini>/pilots/...`, run there by `delta_mini_pilots.control_run`). Resumes after a kill; a finished
+    run is skipped."""
+    from ..tasks import generate
+    from .delta_mini import _family_level, compact_datasets, seen_split
+    from .delta_mini_pilots import control_name, control_run, control_split, resumable_run
+
+    if arm not in ARMS:
+        raise ValueError(f"arm={arm!r}: choose one of {list(ARMS)}")
+    exp, mini = _mini(recipe)
+    spec = ARMS[arm]
+    if "pilot" in spec:
+        return control_run(exp, mini, spec["pilot"], seed, recipe.steps, recipe.mini_work, progress)
+    out, work = Path(out), Path(work)
+    train_problems, held = control_split(exp)
+    family, level = exp.control.split("/")
+    name = _run_name(arm, seed)
+    common = {"family": family, "level": level, "seed": seed, "eval_problems": len(held), "run_dir": out / "runs" / name}
+    rule = {"schedule": "dense_then_binary", "switch_step": exp.switch_step, "switch_threshold": exp.switch_threshold}
+    if "continue" in spec:
+        # C15: the rule's own run, continued: its last checkpoint is copied once, then trained on to long_steps
+        source = Path(recipe.mini_work) / control_name(ARMS[spec["continue"]]["pilot"], exp.learning_rate, seed)
+        target = work / name
+        from ..train import last_checkpoint
+
+        if last_checkpoint(target) is None:
+            if last_checkpoint(source) is None or not (_pilot_dir(mini, exp, spec["continue"], seed) / "done.json").exists():
+                raise FileNotFoundError(f"arm 'long', seed {seed}: the rule's finished run {source} is not there; run "
+                                        f"`python -m delta_core.experiments.recipe run {out} rule --seed {seed}` first")
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            shutil.copytree(last_checkpoint(source), target / Path(last_checkpoint(source)).name)
+            shutil.copyfile(source / "metrics.jsonl", target / "metrics.jsonl")
+        return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
+                             max_steps=recipe.long_steps, **rule, **common)
+    if "bridge" in spec:
+        if spec["bridge"] not in exp.seen:
+            raise ValueError(f"arm {arm!r}: its bridge {spec['bridge']} is not one of {mini}/experiment.json's seen "
+                             f"families {exp.seen} (the bridge stage trains on problems the base saw in SFT)")
+        bridge_family, bridge_level = _family_level(spec["bridge"])
+        _, seen_held = seen_split(exp)
+        held_ids = {p.id for p in seen_held[spec["bridge"]]}
+        bridge = [p for p in generate(bridge_family, bridge_level, "two_color", n=None, seed=exp.data_seed)
+                  if p.id not in held_ids]
+        data = curriculum_datasets(bridge, bridge_level, train_problems, held, level, recipe.bridge_steps,
+                                   recipe.steps, exp.prompts_per_step, seed)
+        return resumable_run(exp, mini, name, work, data, progress, max_steps=recipe.steps, schedule=spec["schedule"],
+                             switch_step=None, switch_threshold=None, ordered_data=True, **common)
+    settings = {**rule, **spec["overrides"]}
+    return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
+                         max_steps=recipe.steps, **settings, **common)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Results
+
+
+def arm_metrics(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int) -> list[dict[str, Any]] | None:
+    """The metric lines of one arm's run (None when it has not started); a finished run has `done.json`."""
+    exp, mini = _mini(recipe)
+    folder = _pilot_dir(mini, exp, arm, seed) if "pilot" in ARMS[arm] else Path(out) / "runs" / _run_name(arm, seed)
+    path = folder / "metrics.jsonl"
+    return read_jsonl(path) if path.exists() else None
+
+
+def _done(recipe: RecipeExperiment, out: Path, arm: str, seed: int) -> bool:
+    exp, mini = _mini(recipe)
+    folder = _pilot_dir(mini, exp, arm, seed) if "pilot" in ARMS[arm] else out / "runs" / _run_name(arm, seed)
+    steps = recipe.long_steps if arm == "long" else recipe.steps
+    return (folder / "done.json").exists() and read_json(folder / "done.json")["config"]["max_steps"] >= steps
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def run_stats(records: Sequence[dict[str, Any]], steps: int) -> dict[str, Any]:
+    """What the verdicts read from one run, up to `steps`: held-out pass@1 per evaluation, the step it first
+    reaches `CRITERIA['grok_level']`, its final level (mean of the last evaluations), regressions (drops of
+    `CRITERIA['drop']` between consecutive evaluations), the switch step, training full-pass and entropy,
+    replayed samples and feedback counts."""
+    evals = sorted((r for r in records if r.get("kind") == "eval" and r["step"] <= steps), key=lambda r: r["step"])
+    trains = sorted((r for r in records if r.get("kind") == "train" and r["step"] <= steps), key=lambda r: r["step"])
+    curve = [(r["step"], r["pass@1"]) for r in evals]
+    grok = next((step for step, p in curve if p >= CRITERIA["grok_level"] - 1e-9), None)
+    tail = [p for _, p in curve[-CRITERIA["final_evals"]:]]
+    switched = next((r["step"] for r in trains if r.get("phase") == "binary"), None)
+    feedback = [r for r in trains if r.get("feedback_samples") is not None]
+    return {
+        "last_step": trains[-1]["step"] if trains else 0,
+        "curve": curve,
+        "first": curve[0][1] if curve else None,
+        "best": max((p for _, p in curve), default=None),
+        "final": _mean(tail) if tail else None,
+        "grok_step": grok,
+        "regressions": sum(1 for (_, a), (_, b) in itertools.pairwise(curve) if b <= a - CRITERIA["drop"] + 1e-9),
+        "switch_step": None if switched is None else switched - 1,  # steps done before the first binary step
+        "train_full_pass_last10": _mean([r["binary_mean"] for r in trains[-10:]]),
+        "entropy_last10": _mean([r.get("entropy") for r in trains[-10:]]),
+        "length_last10": _mean([r.get("completion_length") for r in trains[-10:]]),
+        "replayed_samples": sum(r.get("replayed_samples") or 0 for r in trains),
+        "feedback_samples": sum(r["feedback_samples"] for r in feedback),
+        "feedback_fixed": sum(r.get("feedback_fixed") or 0 for r in feedback),
+        "feedback_ignored": sum(r.get("feedback_ignored") or 0 for r in feedback),
+    }
+
+
+def _grok_or_late(stats: dict[str, Any], steps: int) -> int:
+    return stats["grok_step"] if stats["grok_step"] is not None else steps + CRITERIA["earlier_by"]
+
+
+def collapse(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """C15 on one long run: the step of the best 10-step training full-pass mean (the peak), and whether it
+    then falls below `CRITERIA['c15_fall']` of that peak (the first step it does), or the last held-out pass@1
+    ends below that share of its best; entropy and output length at the peak and at the end."""
+    trains = sorted((r for r in records if r.get("kind") == "train"), key=lambda r: r["step"])
+    evals = sorted((r for r in records if r.get("kind") == "eval"), key=lambda r: r["step"])
+    if len(trains) < 10:
+        return {"peak_step": None, "collapsed": None, "last_step": trains[-1]["step"] if trains else 0}
+    means = [(trains[i + 9]["step"], _mean([r["binary_mean"] for r in trains[i:i + 10]])) for i in range(len(trains) - 9)]
+    peak_step, peak = max(means, key=lambda m: m[1])
+    fell = next((step for step, m in means if step > peak_step and m < CRITERIA["c15_fall"] * peak), None)
+    best_eval = max((r["pass@1"] for r in evals), default=0.0)
+    eval_fell = bool(evals) and best_eval > 0 and evals[-1]["pass@1"] < CRITERIA["c15_fall"] * best_eval
+
+    def around(step):
+        window = [r for r in trains if step - 10 < r["step"] <= step]
+        return {"entropy": _mean([r.get("entropy") for r in window]), "length": _mean([r.get("completion_length") for r in window])}
+
+    return {"peak_step": peak_step, "peak_train_full_pass": peak, "last_train_full_pass": means[-1][1],
+            "fell_at": fell, "eval_best": best_eval, "eval_last": evals[-1]["pass@1"] if evals else None,
+            "collapsed": fell is not None or eval_fell, "at_peak": around(peak_step), "at_end": around(trains[-1]["step"]),
+            "last_step": trains[-1]["step"]}
+
+
+def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, dict[str, Any]], recipe: RecipeExperiment,
+              c10: dict[str, Any] | None) -> dict[str, Any]:
+    """Each claim's status from the finished runs (CRITERIA); "not run" while an arm misses seeds."""
+    steps, seeds = recipe.steps, recipe.seeds
+    complete = {arm: len(runs) == len(seeds) for arm, runs in stats.items()}
+
+    def seed_mean(arm, key):
+        return _mean([s[key] for s in stats[arm].values()])
+
+    def grok_mean(arm):
+        return _mean([_grok_or_late(s, steps) for s in stats[arm].values()])
+
+    def need(*arms):
+        missing = [a for a in arms if not complete.get(a)]
+        return None if not missing else {"status": "not run", "reason": f"arms not finished for every seed: {missing}"}
+
+    out: dict[str, Any] = {}
+    plain = "rule"
+    for claim, arm in (("C6", "replay"), ("C7", "feedback")):
+        waiting = need(arm, plain)
+        if waiting:
+            out[claim] = waiting
+            continue
+        earlier = grok_mean(arm) <= grok_mean(plain) - CRITERIA["earlier_by"]
+        later = grok_mean(arm) >= grok_mean(plain) + CRITERIA["earlier_by"]
+        if claim == "C6":  # earlier, converges more slowly
+            second = seed_mean(arm, "final") <= seed_mean(plain, "final") - CRITERIA["lower_by"]
+            what = "ends lower"
+        else:  # earlier, less stable
+            second = seed_mean(arm, "regressions") > seed_mean(plain, "regressions")
+            what = "more regressions"
+        status = "reproduced" if earlier and second else "partly" if earlier or second else "refuted" if later else "inconclusive"
+        out[claim] = {"status": status, "earlier": earlier, what: second,
+                      "grok_step_mean": {arm: grok_mean(arm), plain: grok_mean(plain)},
+                      "final_mean": {arm: seed_mean(arm, "final"), plain: seed_mean(plain, "final")},
+                      "regressions_mean": {arm: seed_mean(arm, "regressions"), plain: seed_mean(plain, "regressions")}}
+    waiting = need("curriculum_aligned", "curriculum_misaligned")
+    if waiting:
+        out["C8"] = waiting
+    else:
+        a, m = stats["curriculum_aligned"], stats["curriculum_misaligned"]
+        gap = seed_mean("curriculum_aligned", "final") - seed_mean("curriculum_misaligned", "final")
+        above = sum(1 for seed in a if a[seed]["final"] > m[seed]["final"])
+        status = ("reproduced" if gap >= CRITERIA["c8_margin"] and above >= 2 else
+                  "refuted" if gap <= 0 else "inconclusive")
+        out["C8"] = {"status": status, "final_gap": gap, "seeds_aligned_above": above,
+                     "final_mean": {"aligned": seed_mean("curriculum_aligned", "final"),
+                                    "misaligned": seed_mean("curriculum_misaligned", "final"),
+                                    "binary (no curriculum)": seed_mean("binary", "final") if complete.get("binary") else None}}
+    finished_long = {seed: c for seed, c in long_runs.items() if c.get("last_step", 0) >= recipe.long_steps}
+    if len(finished_long) < len(seeds):
+        out["C15"] = {"status": "not run", "reason": f"long runs finished: {sorted(finished_long)} of {seeds}"}
+    else:
+        fallen = sum(1 for c in finished_long.values() if c["collapsed"])
+        out["C15"] = {"status": "reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted",
+                      "collapsed_seeds": fallen, "steps": recipe.long_steps,
+                      "note": f"within {recipe.long_steps} steps ({recipe.long_steps - steps} past the others' budget)"}
+    switch_arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
+    waiting = need(*switch_arms)
+    rows = {arm: {"switch_step": [s["switch_step"] for s in stats[arm].values()],
+                  "grok_step_mean": grok_mean(arm), "final_mean": seed_mean(arm, "final"),
+                  "final_min": min(s["final"] for s in stats[arm].values()),
+                  "final_max": max(s["final"] for s in stats[arm].values()), "seeds": len(stats[arm])}
+            for arm in switch_arms if stats.get(arm)}
+    out["switch_timing"] = {"status": waiting["status"] if waiting else "measured", "arms": rows,
+                            **({"reason": waiting["reason"]} if waiting else {})}
+    out["C10"] = c10 or {"status": "not run", "reason": "DELTA-mini v2's dense->binary arm on the target has not finished"}
+    return out
+
+
+def c10_from_target(mini: Path) -> dict[str, Any] | None:
+    """C10 (warm-up is not universal) from DELTA-mini v2's dense→binary arm on its target: reproduced when
+    every finished seed's dense phase found no full pass and its held-out pass@1 stayed 0 at every
+    evaluation; refuted when any seed's held-out pass@1 reached the grok level. None until a seed finished."""
+    settings = read_json(mini / "experiment.json")
+    finished = {}
+    for seed in settings["seeds"]:
+        folder = mini / "runs" / f"dense_then_binary_s{seed}"
+        if (folder / "after.json").exists():
+            finished[seed] = read_jsonl(folder / "metrics.jsonl")
+    if len(finished) < len(settings["seeds"]):
+        return None
+    per_seed = {}
+    for seed, records in finished.items():
+        trains = [r for r in records if r.get("kind") == "train"]
+        per_seed[seed] = {"dense_phase_full_pass": max((r["binary_mean"] for r in trains if r.get("phase") == "dense"), default=0.0),
+                          "held_out_best": max((r["pass@1"] for r in records if r.get("kind") == "eval"), default=0.0),
+                          "dense_first10": _mean([r["dense_mean"] for r in trains[:10]]),
+                          "dense_best10": max((_mean([r["dense_mean"] for r in trains[i:i + 10]]) for i in range(max(1, len(trains) - 9))), default=None)}
+    if any(s["held_out_best"] >= CRITERIA["grok_level"] for s in per_seed.values()):
+        status = "refuted"
+    elif all(s["dense_phase_full_pass"] == 0 and s["held_out_best"] == 0 for s in per_seed.values()):
+        status = "reproduced"
+    else:
+        status = "inconclusive"
+    return {"status": status, "per_seed": per_seed, "setting": settings["target"]}
+
+
+def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> dict[str, Any]:
+    """`<out>/summary.json`: per arm and seed the run's statistics (`run_stats`), the long runs' `collapse`,
+    and each claim's verdict (`CRITERIA`). Unfinished runs are listed, not judged."""
+    out = Path(out)
+    _, mini = _mini(recipe)
+    stats: dict[str, dict[int, dict[str, Any]]] = {}
+    progress: dict[str, dict[int, int]] = {}
+    long_runs: dict[int, dict[str, Any]] = {}
+    for arm in recipe.arms:
+        for seed in recipe.seeds:
+            records = arm_metrics(recipe, out, arm, seed)
+            if records is None:
+                continue
+            if arm == "long":
+                long_runs[seed] = collapse(records)
+                progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
+                continue
+            one = run_stats(records, recipe.steps)
+            progress.setdefault(arm, {})[seed] = one["last_step"]
+            if _done(recipe, out, arm, seed):
+                stats.setdefault(arm, {})[seed] = one
+    result = {"recipe": asdict(recipe), "criteria": dict(CRITERIA), "arms": {a: ARMS[a]["about"] for a in recipe.arms},
+              "progress": progress, "runs": {arm: {str(k): v for k, v in runs.items()} for arm, runs in stats.items()},
+              "long": {str(k): v for k, v in long_runs.items()},
+              "verdicts": _verdicts(stats, long_runs, recipe, c10_from_target(mini))}
+    if write:
+        write_json(out / "summary.json", result)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..cli import ArgumentParser, fail, user_errors
+    from ..train.config import ConfigError
+
+    prog = "python -m delta_core.experiments.recipe"
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["run", "summary"])
+    parser.add_argument("out", metavar="DIR", help="the recipe's results folder (recipe.json; made with defaults if absent)")
+    parser.add_argument("arm", nargs="?", choices=list(ARMS), help="run: the arm")
+    parser.add_argument("--seed", type=int, action="append", help="run: a seed (repeat for several; default: recipe.json's)")
+    parser.add_argument("--work", default="runs/recipe", help="checkpoints (not committed)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    settings = out / "recipe.json"
+    with user_errors(prog, ValueError, ConfigError, FileNotFoundError, paths={"DIR": str(out)}):
+        recipe = RecipeExperiment.from_dict(read_json(settings)) if settings.exists() else RecipeExperiment()
+        _mini(recipe)
+        if args.what == "run":
+            if args.arm is None:
+                fail(prog, f"run: name an ARM, one of {list(ARMS)}")
+            if not settings.exists():
+                write_json(settings, asdict(recipe))
+            for seed in args.seed or recipe.seeds:
+                started = time.perf_counter()
+                run_arm(recipe, out, args.arm, seed, args.work)
+                record = provenance(command_line("delta_core.experiments.recipe", list(argv or sys.argv[1:])),
+                                    {"arm": args.arm, "seed": seed, "recipe": asdict(recipe)}, time.perf_counter() - started)
+                write_json(out / "provenance" / f"{_run_name(args.arm, seed)}.json", record)
+        result = summarize(recipe, out)
+    print(json.dumps(result["verdicts"], indent=1)[:4000])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""delta_core.experiments.recipe (issue 20): settings, the curriculum's data order, each claim's verdict from
+metric lines, and real tiny runs (a curriculum, a run continued past its budget) from DELTA-mini v2's base."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from delta_core.artifacts import read_json, read_jsonl, write_json
+from delta_core.experiments import recipe as R
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "book" / "results" / "delta_mini_v2"
+
+
+def test_settings_are_checked_with_the_rule_and_the_fix():
+    with pytest.raises(ValueError, match=r"arms=.*'nope'.*unknown"):
+        R.RecipeExperiment(arms=["nope"])
+    with pytest.raises(ValueError, match="bridge_steps=160: must be in"):
+        R.RecipeExperiment(bridge_steps=160)
+    with pytest.raises(ValueError, match="long_steps=100: must be > steps=160"):
+        R.RecipeExperiment(long_steps=100)
+    with pytest.raises(ValueError, match=r"unknown RecipeExperiment field\(s\) \['stepz'\]"):
+        R.RecipeExperiment.from_dict({"stepz": 3})
+    with pytest.raises(FileNotFoundError, match="needs experiment.json and base/"):
+        R._mini(R.RecipeExperiment(mini="/nonexistent"))
+
+
+def test_every_arm_but_its_one_change_is_the_plain_control():
+    # the fixed-switch arms must not keep the rule's full-pass trigger (with switch_on="full_pass" a
+    # switch_step is only a cap, and every one of them would switch with the rule at step 10)
+    for n in (30, 60, 100):
+        assert R.ARMS[f"switch_{n}"]["overrides"] == {"switch_on": "dense_mean", "switch_threshold": None, "switch_step": n}
+    assert R.ARMS["replay"]["overrides"] == {"replay": True}
+    assert R.ARMS["feedback"]["overrides"] == {"feedback_max_iterations": 1}
+    assert {R.ARMS[a]["pilot"] for a in ("binary", "rule")} == {"binary", "dense_then_binary"}
+
+
+def test_curriculum_rows_come_in_step_order():
+    from delta_core.tasks import generate
+
+    bridge = generate("contains_ordered", "medium", "two_color", n=5, seed=0)
+    train = generate("ends_with", "medium", "two_color", n=7, seed=0)
+    held = train[:2]
+    data, evals = R.curriculum_datasets(bridge, "bridge", train, held, "target", bridge_steps=3, steps=8, per_step=4)
+    assert data["level"] == ["bridge"] * 12 + ["target"] * 20
+    assert "subsequence" in data[0]["prompt"][0]["content"] and "ends with" in data[12]["prompt"][0]["content"]
+    # each pool is used whole before any problem repeats
+    assert len({r["prompt"][0]["content"] for r in data.select(range(5))}) == 5
+    assert evals["level"] == ["target", "target"]
+
+
+def _records(curve, steps=None, binary_from=None, full=0.1, feedback=None):
+    steps = steps or curve[-1][0]
+    trains = [{"kind": "train", "step": s, "phase": "binary" if binary_from is not None and s > binary_from else "dense",
+               "binary_mean": full, "dense_mean": 0.8, "entropy": 0.02, "completion_length": 120,
+               "replayed_samples": 0, "feedback_samples": feedback} for s in range(1, steps + 1)]
+    return trains + [{"kind": "eval", "step": s, "pass@1": p} for s, p in curve]
+
+
+def _curve(rise_at, final, steps=160):
+    return [(s, 0.01 if s < rise_at else final) for s in range(0, steps + 1, 10)]
+
+
+def test_run_stats_reads_grok_step_final_regressions_and_switch():
+    records = _records([(0, 0.0), (10, 0.05), (20, 0.12), (30, 0.08), (40, 0.2), (50, 0.3)], binary_from=10)
+    stats = R.run_stats(records, 50)
+    assert stats["grok_step"] == 20 and stats["switch_step"] == 10 and stats["regressions"] == 1
+    assert stats["final"] == pytest.approx((0.08 + 0.2 + 0.3) / 3)
+    assert R.run_stats(records, 20)["curve"][-1] == (20, 0.12)  # a longer run is judged on the budget
+
+
+def _stats(rise_at, final, seeds=(0, 1, 2)):
+    return {seed: R.run_stats(_records(_curve(rise_at, final)), 160) for seed in seeds}
+
+
+def _verdicts(stats, long_runs=None):
+    recipe = R.RecipeExperiment(mini=str(MINI))
+    return R._verdicts(stats, long_runs or {}, recipe, None)
+
+
+def test_replay_and_feedback_verdicts_follow_the_fixed_criteria():
+    plain = _stats(rise_at=80, final=0.2)
+    # C6: earlier and ends lower -> reproduced; same time and level -> inconclusive; later -> refuted
+    assert _verdicts({"rule": plain, "replay": _stats(40, 0.15)})["C6"]["status"] == "reproduced"
+    assert _verdicts({"rule": plain, "replay": _stats(40, 0.2)})["C6"]["status"] == "partly"
+    assert _verdicts({"rule": plain, "replay": _stats(80, 0.2)})["C6"]["status"] == "inconclusive"
+    assert _verdicts({"rule": plain, "replay": _stats(120, 0.2)})["C6"]["status"] == "refuted"
+    # a seed that never reaches the grok level counts as later than the budget, not as missing
+    assert _verdicts({"rule": plain, "replay": _stats(999, 0.05)})["C6"]["earlier"] is False
+    # C7 reads regressions: a curve that drops after its rise is less stable
+    bumpy = {s: R.run_stats(_records([(x, 0.01 if x < 40 else (0.2 if (x // 10) % 2 else 0.1)) for x in range(0, 161, 10)]), 160)
+             for s in (0, 1, 2)}
+    c7 = _verdicts({"rule": plain, "feedback": bumpy})["C7"]
+    assert c7["status"] == "reproduced" and c7["more regressions"] is True
+    # an arm short of a seed is not judged
+    assert _verdicts({"rule": plain, "replay": _stats(40, 0.15, seeds=(0, 1))})["C6"]["status"] == "not run"
+
+
+def test_curriculum_and_collapse_verdicts():
+    aligned, misaligned = _stats(60, 0.25), _stats(60, 0.1)
+    assert _verdicts({"curriculum_aligned": aligned, "curriculum_misaligned": misaligned})["C8"]["status"] == "reproduced"
+    assert _verdicts({"curriculum_aligned": misaligned, "curriculum_misaligned": aligned})["C8"]["status"] == "refuted"
+    assert _verdicts({"curriculum_aligned": _stats(60, 0.11), "curriculum_misaligned": misaligned})["C8"]["status"] == "inconclusive"
+
+    def long_run(collapses):
+        trains = [{"kind": "train", "step": s, "binary_mean": (0.4 if s < 250 or not collapses else 0.05),
+                   "entropy": 0.01, "completion_length": 120} for s in range(1, 401)]
+        return R.collapse(trains + [{"kind": "eval", "step": 400, "pass@1": 0.1}])
+
+    fallen = long_run(True)
+    assert fallen["collapsed"] and 250 <= fallen["fell_at"] <= 260 and fallen["last_step"] == 400
+    assert long_run(False)["collapsed"] is False
+    assert _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]["status"] == "reproduced"
+    assert _verdicts({}, {0: long_run(False), 1: long_run(False), 2: long_run(False)})["C15"]["status"] == "refuted"
+    assert _verdicts({}, {0: fallen})["C15"]["status"] == "not run"
+
+
+def test_c10_reads_the_target_arm_and_waits_for_every_seed(tmp_path):
+    mini = tmp_path / "mini"
+    write_json(mini / "experiment.json", {"seeds": [0, 1], "target": "contains_substring/medium"})
+    assert R.c10_from_target(mini) is None
+    for seed in (0, 1):
+        run = mini / "runs" / f"dense_then_binary_s{seed}"
+        write_json(run / "after.json", {})
+        (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in _records([(0, 0.0), (10, 0.0)], binary_from=5, full=0.0)))
+    assert R.c10_from_target(mini)["status"] == "reproduced"
+    (mini / "runs" / "dense_then_binary_s1" / "metrics.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in _records([(0, 0.0), (10, 0.2)], binary_from=5, full=0.0)))
+    assert R.c10_from_target(mini)["status"] == "refuted"
+
+
+@pytest.fixture(scope="module")
+def tiny_mini(tmp_path_factory):
+    """DELTA-mini v2's committed base with a step made tiny (2 prompts x 2 samples, short completions)."""
+    mini = tmp_path_factory.mktemp("mini")
+    shutil.copytree(MINI / "base", mini / "base")
+    settings = read_json(MINI / "experiment.json")
+    settings.update(prompts_per_step=2, num_generations=2, eval_k=2, max_completion_length=24, eval_steps=2,
+                    switch_window=2, switch_min_solved=1)
+    write_json(mini / "experiment.json", settings)
+    return mini
+
+
+def test_real_runs_a_curriculum_and_a_run_continued_past_its_budget(tiny_mini, tmp_path):
+    recipe = R.RecipeExperiment(mini=str(tiny_mini), mini_work=str(tmp_path / "mini_work"), steps=4, bridge_steps=2,
+                                long_steps=6, seeds=[0])
+    out, work = tmp_path / "out", tmp_path / "work"
+    with pytest.raises(FileNotFoundError, match="the rule's finished run .* is not there"):
+        R.run_arm(recipe, out, "long", 0, work, progress=False)
+    rule = R.run_arm(recipe, out, "rule", 0, work, progress=False)
+    long = R.run_arm(recipe, out, "long", 0, work, progress=False)
+    steps = [r["step"] for r in long if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the rule's 4 steps, then 2 more from its checkpoint
+    assert [r for r in long if r["kind"] == "train"][:4] == [r for r in rule if r["kind"] == "train"]
+    R.run_arm(recipe, out, "curriculum_aligned", 0, work, progress=False)
+    config = read_json(work / "curriculum_aligned_s0" / "train_config.json")
+    assert config["ordered_data"] is True and config["schedule"] == "binary"
+    summary = R.summarize(recipe, out)
+    assert summary["progress"] == {"rule": {0: 4}, "curriculum_aligned": {0: 4}, "long": {0: 6}}
+    assert read_jsonl(out / "runs" / "long_s0" / "metrics.jsonl")[-1]["step"] == 6
+
+
+def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):
+    from tests.test_cli_errors import assert_one_line_error, module
+
+    write_json(tmp_path / "recipe.json", {"steps": 160, "bridge_steps": 0})
+    assert_one_line_error(module("delta_core.experiments.recipe", "summary", str(tmp_path)),
+                          "python -m delta_core.experiments.recipe", "bridge_steps=0", "must be in")
+    write_json(tmp_path / "recipe.json", {"mini": str(tmp_path / "none")})
+    assert_one_line_error(module("delta_core.experiments.recipe", "summary", str(tmp_path)),
+                          "python -m delta_core.experiments.recipe", "needs experiment.json and base/")
