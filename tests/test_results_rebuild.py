@@ -15,6 +15,10 @@ status first. The transfer summaries (`transfer/*/summary.json`) were regenerate
 time, for the same vocabulary; both rebuild tests below hold them. Issue 18 then rewrote row C9 once: it
 reads DELTA-mini v2's positive control instead of saying "not run"; and again when the control settled (lr rule
 v2 chose 1e-4, both control arms ran 160 steps, the row names the steps and refuses arms of unequal budgets).
+Issue 20 then rewrote rows C6, C7, C8, C10 and C15 and added row S1 (switch timing): they read the recipe's
+summary (`book/results/recipe/summary.json`, chapter 4c) instead of v1's arms that were never run; both files
+were regenerated whole for it, and are again whenever the recipe's committed runs grow (the summary's own
+rebuild test below holds it to its metrics).
 """
 
 from __future__ import annotations
@@ -92,3 +96,13 @@ def test_fidelity_table_rebuilds():
     rows = evaluate_claims(ROOT / "book" / "claims.yaml", ROOT)
     assert to_markdown(rows) == (DATA / "fidelity_table.md").read_text()
     assert to_html(rows) == (DATA / "fidelity_table.html").read_text()
+
+
+def test_recipe_summary_rebuilds():
+    """The recipe's verdicts (C6-C8, C10, C15, switch timing) from its committed metrics and DELTA-mini v2's."""
+    from delta_core.experiments import recipe
+
+    out = RESULTS / "recipe"
+    settings = recipe.RecipeExperiment.from_dict(json.loads((out / "recipe.json").read_text()))
+    rebuilt = recipe.summarize(settings, out, write=False)
+    assert json.loads(json.dumps(rebuilt)) == json.loads((out / "summary.json").read_text())

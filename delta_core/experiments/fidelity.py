@@ -640,6 +640,20 @@ def warmup_helps_control(data: Any, *, learning_rate_key: Key = "lr.chosen", min
 ARM_WORDS = {"binary": "binary-only", "dense_then_binary": "dense → binary"}
 
 
+def recipe_verdict(data: Any, *, claim: str, no_paper_number: bool = False) -> Result:
+    """C6, C7, C8, C10, C15 and the switch-timing row from the recipe's summary (`book/results/recipe/
+    summary.json`, `delta_core.experiments.recipe`): the verdict its `CRITERIA` gave, and the line its
+    numbers make. A verdict still waiting for runs is "not run" with the reason. `no_paper_number`: a
+    measurement the paper has no number for (switch timing), shown as "not comparable" once it is complete."""
+    verdict = get(data, ["verdicts", claim])
+    status, text = verdict.get("status"), verdict.get("text", "—")
+    if status == NOT_RUN:
+        return Result(text, f"{NOT_RUN} ({verdict.get('reason', 'runs not finished')})")
+    if no_paper_number:
+        return Result(text, f"{NOT_COMPARABLE} (the paper gives no number: a new measurement)")
+    return Result(text, vocabulary(status))
+
+
 CHECKS: dict[str, Callable[..., Result]] = {
     f.__name__: f
     for f in (
@@ -656,6 +670,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
         collapse,
         collapse_from_runs,
         warmup_helps_control,
+        recipe_verdict,
     )
 }
 

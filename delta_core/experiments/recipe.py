@@ -37,6 +37,7 @@ from typing import Any
 from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
 
 __all__ = [
+    "describe_verdict",
     "ARMS",
     "CRITERIA",
     "RecipeExperiment",
@@ -368,7 +369,48 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
     out["switch_timing"] = {"status": waiting["status"] if waiting else "measured", "arms": rows,
                             **({"reason": waiting["reason"]} if waiting else {})}
     out["C10"] = c10 or {"status": "not run", "reason": "DELTA-mini v2's dense->binary arm on the target has not finished"}
+    for claim, verdict in out.items():
+        verdict["text"] = describe_verdict(claim, verdict, steps)
     return out
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _step_text(value: float | None, steps: int) -> str:
+    if value is None:
+        return "—"
+    return f"step {value:.0f}" if value <= steps else f"not within {steps} steps"
+
+
+def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> str:
+    """One line of what a claim's verdict rests on (the fidelity table's "ours" column)."""
+    if verdict["status"] == "not run" and claim != "switch_timing":
+        return "—"
+    if claim in ("C6", "C7"):
+        arm = "replay" if claim == "C6" else "feedback"
+        grok, final, drops = verdict["grok_step_mean"], verdict["final_mean"], verdict["regressions_mean"]
+        return (f"held-out pass@1 >= {CRITERIA['grok_level']:.0%} at {_step_text(grok[arm], steps)} vs "
+                f"{_step_text(grok['rule'], steps)} (seed means); final {_pct(final[arm])} vs {_pct(final['rule'])}; "
+                f"regressions {drops[arm]:.1f} vs {drops['rule']:.1f} ({arm} vs plain dense → binary, positive control)")
+    if claim == "C8":
+        final = verdict["final_mean"]
+        return (f"final held-out pass@1: via contains_ordered (aligned) {_pct(final['aligned'])}, via append_sequence "
+                f"(misaligned) {_pct(final['misaligned'])}, no curriculum {_pct(final['binary (no curriculum)'])}; "
+                f"aligned above in {verdict['seeds_aligned_above']} of the seeds (positive control)")
+    if claim == "C15":
+        return f"{verdict['collapsed_seeds']} seed(s) collapsed {verdict['note']}"
+    if claim == "C10":
+        per = verdict["per_seed"].values()
+        return (f"dense → binary on {verdict['setting']}: dense-phase training full-pass at most "
+                f"{_pct(max(s['dense_phase_full_pass'] for s in per))}, best held-out pass@1 "
+                f"{_pct(max(s['held_out_best'] for s in per))} ({len(verdict['per_seed'])} seeds)")
+    if claim == "switch_timing":
+        return "; ".join(f"{arm}: {_step_text(row['grok_step_mean'], steps)}, final {_pct(row['final_mean'])}"
+                         f" ({row['seeds']} seed{'s' if row['seeds'] != 1 else ''})"
+                         for arm, row in verdict["arms"].items()) or "—"
+    return "—"
 
 
 def c10_from_target(mini: Path) -> dict[str, Any] | None:
