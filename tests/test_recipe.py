@@ -137,11 +137,7 @@ def test_c10_reads_the_target_arm_and_waits_for_every_seed(tmp_path):
 def tiny_mini(tmp_path_factory):
     """DELTA-mini v2's committed base with a step made tiny (2 prompts x 2 samples, short completions)."""
     mini = tmp_path_factory.mktemp("mini")
-    shutil.copytree(MINI / "base", mini / "base")
-    settings = read_json(MINI / "experiment.json")
-    settings.update(prompts_per_step=2, num_generations=2, eval_k=2, max_completion_length=24, eval_steps=2,
-                    switch_window=2, switch_min_solved=1)
-    write_json(mini / "experiment.json", settings)
+    R.tiny_setting(mini, MINI)
     return mini
 
 

@@ -38,6 +38,7 @@ from ..artifacts import command_line, provenance, read_json, read_jsonl, write_j
 
 __all__ = [
     "describe_verdict",
+    "tiny_setting",
     "ARMS",
     "CRITERIA",
     "RecipeExperiment",
@@ -217,6 +218,22 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
     settings = {**rule, **spec["overrides"]}
     return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                          max_steps=recipe.steps, **settings, **common)
+
+
+def tiny_setting(folder: str | Path, mini: str | Path = "book/results/delta_mini_v2", steps: int = 4,
+                 max_completion_length: int = 24) -> RecipeExperiment:
+    """A copy of DELTA-mini v2's base under `folder` with a step made tiny (2 prompts x 2 samples, short
+    completions, an evaluation every 2 steps), and the recipe settings that run every arm on it in seconds:
+    the chapter's live run and the tests. Nothing it trains says anything about the real arms."""
+    folder, mini = Path(folder), Path(mini)
+    if not (folder / "base").exists():
+        shutil.copytree(mini / "base", folder / "base")
+    settings = read_json(mini / "experiment.json")
+    settings.update(prompts_per_step=2, num_generations=2, eval_k=2, max_completion_length=max_completion_length, eval_steps=2,
+                    switch_window=2, switch_min_solved=1)
+    write_json(folder / "experiment.json", settings)
+    return RecipeExperiment(mini=str(folder), mini_work=str(folder / "work"), steps=steps, bridge_steps=max(1, steps // 2),
+                            long_steps=steps + 2, seeds=[0])
 
 
 # ----------------------------------------------------------------------------------------------------
