@@ -253,8 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.what == "control":
             if exp.control is None:
                 fail(prog, f"DIR {out}: experiment.json sets no control family (control: null)")
-            control_run(exp, out, args.arm, args.seed, args.steps or CONTROL_STEPS, args.work)
+            done = out / "pilots" / control_name(args.arm, exp.learning_rate, args.seed) / "done.json"
+            steps = args.steps or CONTROL_STEPS
+            skipped = done.exists() and read_json(done)["config"]["max_steps"] >= steps
+            control_run(exp, out, args.arm, args.seed, steps, args.work)
             result = pilot_report(out)
+            if skipped:  # a finished run keeps the provenance of the command that made it
+                print(f"{done.parent.name}: finished already, nothing to do")
+                return 0
         else:
             result = pilot_report(out)
     record = provenance(command_line("delta_core.experiments.delta_mini_pilots", list(argv or sys.argv[1:])),

@@ -511,6 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.exists():
                 write_json(settings, asdict(recipe))
             for seed in args.seed or recipe.seeds:
+                if _done(recipe, out, args.arm, seed):  # a finished run keeps the provenance that made it
+                    print(f"{_run_name(args.arm, seed)}: finished already, nothing to do")
+                    continue
                 started = time.perf_counter()
                 run_arm(recipe, out, args.arm, seed, args.work)
                 record = provenance(command_line("delta_core.experiments.recipe", list(argv or sys.argv[1:])),

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Every long CPU run of chapters 4b and 4c, in the order they were (and are) made, as two queues, one per
+# core. Each item resumes from its checkpoint and is skipped once finished, so after a kill (or a session's
+# end) the same command continues where it stopped:
+#
+#   nohup nice -n 19 scripts/run_queue.sh a > runs/queue_a.log 2>&1 &
+#   nohup nice -n 19 scripts/run_queue.sh b > runs/queue_b.log 2>&1 &
+#
+# Items: mini:ARM:SEED (DELTA-mini v2's arms), control:ARM:SEED (its positive control at the arms' lr),
+# recipe:ARM:SEED (chapter 4c). After a run lands, snapshot and commit its results (book/results/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  a) items="mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
+            recipe:switch_30:0 recipe:replay:0 recipe:curriculum_aligned:0 recipe:switch_dense:0 recipe:long:0
+            recipe:switch_30:1 recipe:replay:1 recipe:curriculum_aligned:1 recipe:switch_dense:1 recipe:long:1
+            recipe:switch_30:2 recipe:replay:2 recipe:curriculum_aligned:2 recipe:switch_dense:2 recipe:long:2" ;;
+  b) items="mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
+            mini:binary:0 mini:binary:1 mini:binary:2
+            recipe:switch_60:0 recipe:switch_100:0 recipe:feedback:0 recipe:curriculum_misaligned:0
+            recipe:switch_60:1 recipe:switch_100:1 recipe:feedback:1 recipe:curriculum_misaligned:1
+            recipe:switch_60:2 recipe:switch_100:2 recipe:feedback:2 recipe:curriculum_misaligned:2" ;;
+  *) echo "usage: scripts/run_queue.sh a|b   (one queue per core)" >&2; exit 2 ;;
+esac
+MINI=book/results/delta_mini_v2
+for item in $items; do
+  IFS=: read -r kind arm seed <<< "$item"
+  echo "== $(date -u +%FT%TZ) $item"
+  case "$kind" in
+    mini) [ -f "$MINI/runs/${arm}_s${seed}/after.json" ] && { echo "finished already"; continue; }
+          .venv/bin/python -m delta_core.experiments.delta_mini arms --out "$MINI" --work runs/delta_mini_v2 \
+            --set "seeds=[$seed]" --set "arms=[\"$arm\"]" ;;
+    control) .venv/bin/python -m delta_core.experiments.delta_mini_pilots control "$MINI" --arm "$arm" --seed "$seed" \
+               --learning-rate "$(.venv/bin/python -c "import json; print(json.load(open('$MINI/experiment.json'))['learning_rate'])")" ;;
+    recipe) .venv/bin/python -m delta_core.experiments.recipe run book/results/recipe "$arm" --seed "$seed" ;;
+  esac
+done
