@@ -58,6 +58,7 @@ VERDICT = "delta_core.experiments.delta_mini_verdict"
 RECIPE = "delta_core.experiments.recipe"
 TRANSFER_M = "delta_core.experiments.transfer_manufactoria"
 TRANSFER_B = "delta_core.experiments.transfer_bouncingsim"
+SMOL = "delta_core.experiments.smollm_sft"
 
 # (module, argv, needles): `{tmp}` is a fresh empty folder, `{file}` a regular file in it (a path whose
 # parent is a file cannot be created: "Not a directory").
@@ -114,6 +115,24 @@ CASES = [
     (TRANSFER_B, ["--out", "{tmp}/b", "--set", "samples=0"], ["samples=0", ">= 1"]),
     (TRANSFER_B, [], ["--out"]),
     (TRANSFER_B, ["--out", "{file}/b"], ["--out {file}/b", "cannot create the folder"]),
+    # SmolLM2's SFT: an OUT that cannot be made, a step whose adapter is missing, bad settings and flags
+    (SMOL, ["sft", "{file}/out"], ["OUT {file}/out", "cannot create the folder"]),
+    (SMOL, ["measure", "{tmp}/none"], ["OUT {tmp}/none", "no such folder", "sft {tmp}/none"]),
+    (SMOL, ["precondition", "{tmp}"], ["OUT {tmp}", "holds no adapter", "the precondition step needs it"]),
+    (SMOL, ["dry-run-steps", "{tmp}"], ["OUT {tmp}", "holds no adapter"]),
+    (SMOL, ["sft", "{tmp}", "--set", "sft_steps=0"], ["sft_steps=0", "integer >= 1"]),
+    (SMOL, ["sft", "{tmp}", "--set", "sft_stpes=3"], ["unknown SmolSFTExperiment field", "sft_stpes"]),
+    (SMOL, ["sft", "{tmp}", "--set", "sft_steps"], ["--set 'sft_steps'", "KEY=VALUE"]),
+    (SMOL, ["sft", "{tmp}", "--set", "mini_experiment={tmp}/none.json"], ["mini_experiment=", "no such file"]),
+    (SMOL, ["sft", "{tmp}", "--set", "measure_families=[\"ends_with/hard\"]"], ["measure_families", "not among the seen"]),
+    (SMOL, ["sft", "{tmp}", "--config", "{tmp}/missing.json"], ["--config {tmp}/missing.json", "cannot read"]),
+    (SMOL, ["sft", "{tmp}/o", "--model", "{tmp}/no-model"], ["model='{tmp}/no-model' (--model)", "not found"]),
+    (SMOL, ["measure", "{tmp}", "--shard", "2/2"], ["--shard '2/2'", "0 <= I < N"]),
+    (SMOL, ["measure", "{tmp}", "--models", "big"], ["--models", "invalid choice"]),
+    (SMOL, ["dry-run-steps", "{tmp}", "--steps", "0"], ["--steps", ">= 1"]),
+    (SMOL, ["dry-run-steps", "{tmp}", "--generations", "1"], ["--generations", ">= 2"]),
+    (SMOL, ["merge", "{tmp}/m", "--adapter", "{tmp}"], ["--adapter {tmp}", "adapter_config.json"]),
+    (SMOL, ["nope", "{tmp}"], ["invalid choice: 'nope'"]),
 ]
 
 

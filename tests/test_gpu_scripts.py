@@ -283,3 +283,87 @@ except models.ModelUnavailableError:
     env = {**os.environ, "PYTHONPATH": f"{stub}:{ROOT}", "DELTA_CACHE_DIR": str(tmp_path / "cache")}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+def test_default_dry_run_merges_the_sft_adapter_and_trains_the_control_and_the_target(tmp_path):
+    """The default arms (issue 21): the SFT step makes an adapter of the tiny model, it is merged into the
+    start model, and the positive control (DELTA-mini v2's `control`) and dense->binary on its target train
+    from it; each arm is compared with the start model on its own held-out problems; C5 reads the target's."""
+    out, scratch = tmp_path / "out", tmp_path / "s"
+    report = tmp_path / "imports.jsonl"
+    env = {**os.environ, "DELTA_GPU_HOME": str(tmp_path / "nohome"), "DELTA_GPU_IMPORT_REPORT": str(report)}
+    run = subprocess.run(
+        ["bash", str(GPU / "run_grokking.sh"), "--dry-run", "--out", str(out), "--scratch", str(scratch),
+         "--steps", "2", "--switch-step", "1"],
+        capture_output=True, text=True, env=env, timeout=400,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    steps = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [s["step"] for s in steps] == ["provenance", "passk", "passk", "train", "passk", "train", "passk", "summarize"]
+    assert all(s["gpu_modules"] == [] for s in steps)
+    mini = json.loads((ROOT / "book/results/delta_mini_v2/experiment.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["arms"]) == {"control_binary", "dense_then_binary"}
+    control, target = summary["arms"]["control_binary"], summary["arms"]["dense_then_binary"]
+    assert (control["split"], f"{control['family']}/{control['level']}", control["schedule"]) == (
+        "control", mini["control"], "binary")
+    assert (target["split"], f"{target['family']}/{target['level']}") == ("target", mini["target"])
+    assert control["baseline_pass_at_k"]["family"] == mini["control"].split("/")[0]
+    assert target["baseline_pass_at_k"]["family"] == mini["target"].split("/")[0]
+    assert (out / "baseline/passk_control.json").is_file() and summary["baseline_pass_at_k"]["family"] == "contains_substring"
+    runs = {r["arm"]: r for r in summary["runs"]}
+    assert runs["dense_then_binary"]["family"] == "contains_substring" and runs["control_binary"]["split"] == "control"
+    # the start model is the base with the SFT adapter merged in, and provenance names that adapter
+    merged = json.loads((scratch / "start" / "MERGED.json").read_text())
+    assert summary["adapter"]["sha256"] == merged["adapter_sha256"]
+    assert json.loads((scratch / "runs/dense_then_binary/train_config.json").read_text())["model"] == str(scratch / "start")
+    assert summary["model"] == "mini + SFT adapter"
+
+
+def _fake_wheelhouse(tmp_path: Path) -> tuple[Path, Path]:
+    src, repo = tmp_path / "src", tmp_path / "repo"
+    src.mkdir()
+    (src / "alpha-1.0-py3-none-any.whl").write_bytes(__import__("random").Random(1).randbytes(300_000))
+    reqs = tmp_path / "req.txt"
+    reqs.write_text("core alpha==1.0\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    build = subprocess.run(
+        ["bash", str(GPU / "build_wheelhouse.sh"), "--requirements", str(reqs), "--from-dir", str(src),
+         "--out", str(repo / ".wh"), "--piece-mib", "1", "--bundles", "core"],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    (repo / ".gitignore").write_text(".wh/\n")
+    return repo, repo / ".wh"
+
+
+def test_carry_plan_sends_the_sft_adapter_and_refuses_to_plan_without_it(tmp_path):
+    repo, wh = _fake_wheelhouse(tmp_path)
+    args = ["--wheelhouse", str(wh), "--repo", str(repo), "--tree-mib", "10"]
+    plan = carry_plan.make_plan(carry_plan.parse_args(args))
+    assert not plan["fits"] and plan["adapter"]["present"] is False
+    assert any("no adapter at book/results/smollm_sft/adapter" in p for p in plan["problems"])
+
+    adapter = repo / "book/results/smollm_sft/adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_model.safetensors").write_bytes(b"w" * 5000)
+    plan = carry_plan.make_plan(carry_plan.parse_args(args))
+    # untracked and not ignored: it travels in the working tree with every call; the run is told where it is
+    assert plan["fits"], plan["problems"]
+    assert plan["adapter"] == {"path": "book/results/smollm_sft/adapter", "present": True, "bytes": 5002,
+                               "sha256": hashlib.sha256(b"w" * 5000).hexdigest(), "in_tree": True}
+    assert all(len(call["carry"]) == 1 for call in plan["calls"])
+    assert "run_grokking.sh --time-budget 240 --adapter book/results/smollm_sft/adapter" in plan["calls"][-1]["command"]
+    assert "adapter book/results/smollm_sft/adapter" in carry_plan.render(plan)
+
+    # ignored by git: the last call carries it as one more path, and its bytes count against that call
+    (repo / ".gitignore").write_text(".wh/\nbook/results/smollm_sft/\n")
+    plan = carry_plan.make_plan(carry_plan.parse_args(args))
+    assert plan["adapter"]["in_tree"] is False
+    assert plan["calls"][-1]["carry"][-1] == "book/results/smollm_sft/adapter"
+    assert plan["calls"][-1]["carry_mib"] * MIB >= 5002
+    assert "carried by the last call" in carry_plan.render(plan)
+
+    plan = carry_plan.make_plan(carry_plan.parse_args(args + ["--adapter", "none"]))
+    assert plan["fits"] and "--adapter none" in plan["calls"][-1]["command"]

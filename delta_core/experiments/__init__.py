@@ -9,6 +9,8 @@
 - `fidelity`: the paper's claims against the saved artifacts (chapter 7), in the book's one verdict
   vocabulary; `baselines`: what programs that ignore the prompt earn on a target's tests (its C3 rule)
 - `headline`: the landing page's verdict, computed from the artifacts
+- `smollm_sft`: SmolLM2-135M-Instruct taught the DSL on a CPU (LoRA SFT on DELTA-mini v2's seen
+  families), its measurements and precondition report: the start model of the GPU run (`scripts/gpu`)
 
 Each runs as `python -m delta_core.experiments.NAME --help`; results land under `book/results/`.
 """

@@ -181,13 +181,14 @@ def measure_problem(model, tokenizer, problem: Any, row: dict[str, Any], index: 
         "full_pass_programs": sorted(p for p in counts if scores[p][1] >= 1.0),
         "modal_program": top, "parsed_programs": sorted(set(parsed)),
         "sample_seconds": t1 - t0, "judge_seconds": judged - t1,
+        "generated_tokens": sum(s.n_tokens for s in samples),  # with sample_seconds: the sampler's tokens/s
     }
 
 
 # kept in the records of `measure_problem` (and the tags a caller adds when it saves them), not in the
 # report's per-problem table
 _RECORD_ONLY = ("index", "modal_program", "parsed_programs", "sample_seconds", "judge_seconds",
-                "base_sha256", "base_k", "finished")
+                "generated_tokens", "base_sha256", "base_k", "finished")
 
 
 def _with_full_passes(record: dict[str, Any], problem: Any) -> dict[str, Any]:

@@ -16,6 +16,11 @@ stays warm 30 s after a call and goes back after that (what was written on it is
 - every call but the last runs `device_step.sh stash` (check sha256, move the pieces out of the repo);
 - the last call stashes its pieces, reassembles and installs (`device_step.sh install`), runs
   `run_grokking.sh`, and packs book/results/gpu into $OUT/gpu_results.tgz;
+- the SFT adapter the run starts from (`--adapter`, default book/results/smollm_sft/adapter, made by
+  `python -m delta_core.experiments.smollm_sft sft`) travels too: committed (or untracked and not
+  ignored) it is part of the working tree every call sends, and is counted there; ignored by git, it is
+  carried as one more path by the last call. The plan gives its bytes and the SHA-256 of its weights
+  (run_grokking.sh records the same in provenance.json), and does not fit when it is missing;
 - the device time is estimated from stated assumptions (start, upload rate, the session's turnaround
   between calls), none of them measured here: no GPU machine was lent to the session that wrote this.
 """
@@ -89,6 +94,39 @@ def tree_bytes(repo: str | os.PathLike = ROOT) -> int:
     return total
 
 
+def in_tree(path: str | os.PathLike, repo: str | os.PathLike = ROOT) -> bool:
+    """Whether git sends `path` with the working tree (tracked, or untracked and not ignored)."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "--cached", "--others", "--exclude-standard", "--", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return bool(listed.strip())
+
+
+def adapter_plan(adapter: str, repo: str | os.PathLike = ROOT) -> dict:
+    """How the SFT adapter reaches the device: its bytes, the SHA-256 of its weights, and whether it
+    travels in the working tree or must be carried ("none": the run starts from the raw model)."""
+    import hashlib
+
+    if adapter == "none":
+        return {"path": "none", "present": True, "bytes": 0, "in_tree": True}
+    folder = Path(adapter) if Path(adapter).is_absolute() else Path(repo) / adapter
+    weights = folder / "adapter_model.safetensors"
+    if not (folder / "adapter_config.json").is_file() or not weights.is_file():
+        return {"path": adapter, "present": False, "bytes": 0, "in_tree": False}
+    if Path(os.path.relpath(folder.resolve(), Path(repo).resolve())).parts[:1] == ("..",):
+        return {"path": adapter, "present": False, "bytes": 0, "in_tree": False, "outside_repo": True}
+    return {
+        "path": os.path.relpath(folder, repo),
+        "present": True,
+        "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "in_tree": in_tree(weights, repo),
+    }
+
+
 @dataclass
 class Batch:
     paths: list[str] = field(default_factory=list)  # relative to the repository root
@@ -140,7 +178,7 @@ def stage(wheelhouse: Path, batches: list[Batch], repo: Path) -> list[str]:
 
 
 def run_args(args: argparse.Namespace) -> str:
-    parts = [f"--time-budget {args.time_budget}"]
+    parts = [f"--time-budget {args.time_budget}", f"--adapter {args.adapter}"]
     if args.run_args:
         parts.append(args.run_args)
     return " ".join(parts)
@@ -193,6 +231,14 @@ def make_plan(args: argparse.Namespace) -> dict:
         pieces, budget, max_paths=sys.maxsize, first=[(f"{rel}/manifest.tsv", manifest_path.stat().st_size)]
     )
     folders = stage(wh if wh.is_absolute() else Path(args.repo) / wh, batches, Path(args.repo))
+    adapter = adapter_plan(args.adapter, args.repo)
+    extra_carry: list[str] = []
+    if adapter["present"] and not adapter["in_tree"]:  # ignored by git: the last call carries it
+        if batches[-1].bytes + adapter["bytes"] > budget:
+            batches.append(Batch())
+            folders.append(None)
+        batches[-1].bytes += adapter["bytes"]
+        extra_carry = [adapter["path"]]
     cmds = commands(batches, rel, args)
     est = estimate(batches, tree, args)
     payload = sum(b for _, b in pieces)
@@ -202,6 +248,13 @@ def make_plan(args: argparse.Namespace) -> dict:
     measured = manifest.of("measured")
     vllm_bytes = sum(e.bytes for e in measured if e.bundle == "vllm")
     problems = []
+    if adapter.get("outside_repo"):
+        problems.append(f"--adapter {args.adapter} is outside the repository: only its paths travel to the device")
+    elif not adapter["present"]:
+        problems.append(
+            f"no adapter at {args.adapter} (adapter_config.json, adapter_model.safetensors): make it with "
+            "python -m delta_core.experiments.smollm_sft sft book/results/smollm_sft, or pass --adapter none"
+        )
     if est["total_s"] > args.device_budget_s:
         problems.append(
             f"estimated {est['total_s'] / 60:.1f} min > {args.device_budget_s / 60:.0f} min of device time"
@@ -222,10 +275,11 @@ def make_plan(args: argparse.Namespace) -> dict:
         "payload_mib": round(payload / MIB, 1),
         "bundles_mib": {k: round(v / MIB, 1) for k, v in by_bundle.items()},
         "pieces": len(pieces),
+        "adapter": adapter,
         "calls": [
             {
                 "n": i + 1,
-                "carry": [folder],
+                "carry": ([folder] if folder else []) + (extra_carry if i == len(batches) - 1 else []),
                 "files": [Path(p).name for p in b.paths],
                 "carry_mib": round(b.bytes / MIB, 2),
                 "sent_mib": round((b.bytes + tree) / MIB, 2),
@@ -270,6 +324,15 @@ def render(plan: dict) -> str:
         + f"{plan['per_call_budget_mib']} MiB (one staged folder a call, of the {MAX_PATHS} paths allowed)",
         f"{len(plan['calls'])} device calls:",
     ]
+    adapter = plan["adapter"]
+    if adapter["path"] == "none":
+        lines.insert(2, "adapter: none (the run starts from the raw model)")
+    elif not adapter["present"]:
+        lines.insert(2, f"adapter: MISSING at {adapter['path']}")
+    else:
+        how = "in the working tree (counted in it)" if adapter["in_tree"] else "carried by the last call"
+        lines.insert(2, f"adapter {adapter['path']}: {adapter['bytes'] / MIB:.2f} MiB, {how}; "
+                        f"weights sha256 {adapter['sha256'][:16]}...")
     for call in plan["calls"]:
         size = (
             f"{len(call['files'])} files, {call['carry_mib']} MiB; {call['sent_mib']} MiB sent with the tree"
@@ -317,6 +380,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--margin-mib", type=float, default=2.0, help="headroom left in every call (the tree may grow)")
     p.add_argument("--time-budget", type=int, default=240, help="run_grokking.sh --time-budget (s per arm)")
     p.add_argument("--run-args", default="", help="more run_grokking.sh options")
+    p.add_argument(
+        "--adapter",
+        default="book/results/smollm_sft/adapter",
+        help="the SFT adapter the run starts from (relative to --repo), or none for the raw model",
+    )
     p.add_argument("--device-budget-s", type=float, default=DEVICE_BUDGET_S)
     p.add_argument(
         "--start-s", type=float, default=90, help="assumed: starting a machine ('a minute or more')"

@@ -1,12 +1,15 @@
 """The steps of the single-GPU grokking run (scripts/gpu/run_grokking.sh calls them in order).
 
-    python scripts/gpu/grokking.py provenance --out DIR
-    python scripts/gpu/grokking.py passk CONFIG [--set key=value ...] --out FILE [--k K] [--adapter DIR]
-    python scripts/gpu/grokking.py train CONFIG [--set key=value ...] --profile FILE [--time-budget S]
+    python scripts/gpu/grokking.py provenance --out DIR [--adapter DIR] [--model-label TEXT]
+    python scripts/gpu/grokking.py passk CONFIG [--set key=value ...] [--split S] --out FILE [--k K] [--adapter DIR]
+    python scripts/gpu/grokking.py train CONFIG [--set key=value ...] [--split S] --profile FILE [--time-budget S]
     python scripts/gpu/grokking.py summarize DIR
 
 `CONFIG --set ...` is read by `delta_core.train.parse_cli`, exactly as `python -m delta_core.train`
 reads it, so `passk` evaluates the held-out split that `train` holds out (same family, level, seed).
+`--split` says which data: `family` (the config's family split, `delta_core.train.build_datasets`),
+`target` or `control` (DELTA-mini v2's target split and positive control, read from
+`--mini-experiment`: `delta_core.experiments.smollm_sft.grpo_datasets`, which sets family and level too).
 
 - `train` is `delta_core.train.train(config)` plus two callbacks: `Profile` (step time, peak GPU memory,
   tokens/s, samples/s -> the --profile JSON) and `TimeBudget` (stops cleanly after --time-budget
@@ -110,6 +113,18 @@ def versions() -> dict[str, str | None]:
 # provenance
 
 
+def adapter_info(folder: str | None) -> dict[str, Any] | None:
+    """The start model's SFT adapter as it reached this machine: path, bytes, SHA-256 of its weights."""
+    if not folder or folder == "none":
+        return None
+    path = Path(folder)
+    if not (path / "adapter_config.json").is_file():
+        return {"path": folder, "missing": True}
+    from delta_core.experiments.smollm_sft import adapter_bytes, adapter_sha256
+
+    return {"path": folder, "bytes": adapter_bytes(path), "sha256": adapter_sha256(path)}
+
+
 def cmd_provenance(args: argparse.Namespace) -> int:
     from delta_core.artifacts import provenance
 
@@ -119,6 +134,8 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         device=device_info(),
         versions=versions(),
         run_args=args.run_args,
+        model_label=args.model_label,
+        adapter=adapter_info(args.adapter),
         started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         started_epoch=time.time(),
     )
@@ -170,10 +187,26 @@ def _hf_model(config, adapter: str | None):
     return model, loaded.tokenizer, loaded.describe()
 
 
+def split_data(config, split: str, mini_experiment: str):
+    """(config, (train, held-out) datasets) of a split: `family`, the config's own family split; `target` /
+    `control`, DELTA-mini's (`smollm_sft.grpo_datasets`), with the config's family and level set to the
+    split's. Imports `datasets` and delta_core.experiments only (no transformers: unsloth may come first)."""
+    if split == "family":
+        from delta_core.train import build_datasets
+
+        return config, build_datasets(config)
+    from delta_core.experiments.smollm_sft import grpo_datasets, read_mini, split_family
+
+    mini = read_mini(mini_experiment, "--mini-experiment")
+    family, level = split_family(mini, split)
+    config = dataclasses.replace(config, family=family, level=level)
+    return config, grpo_datasets(mini, split)
+
+
 def cmd_passk(args: argparse.Namespace) -> int:
     import torch
 
-    from delta_core.train import build_datasets, evaluate_pass_at_k, parse_cli
+    from delta_core.train import evaluate_pass_at_k, parse_cli
 
     config, _ = parse_cli(_cli(args))
     config.eval_k = args.k
@@ -181,7 +214,7 @@ def cmd_passk(args: argparse.Namespace) -> int:
         config.eval_batch_size = args.batch_size
     if config.cpu_threads and not _cuda():
         torch.set_num_threads(config.cpu_threads)
-    _, eval_ds = build_datasets(config)
+    config, (_, eval_ds) = split_data(config, args.split, args.mini_experiment)
     if eval_ds is None:
         raise SystemExit("passk: the config holds out no problems (eval_problems=0)")
     rows = list(eval_ds)[: args.max_problems or None]
@@ -219,6 +252,7 @@ def cmd_passk(args: argparse.Namespace) -> int:
         max_new_tokens=config.max_completion_length,
         family=config.family,
         level=config.level,
+        split=args.split,
         dataset=config.dataset,
         model=model_info,
         adapter=args.adapter,
@@ -342,8 +376,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         from delta_core.train import gpu as train_gpu  # noqa: F401
 
         vllm_mode = "vllm (fast_inference)" if use_vllm else "off: Unsloth model.generate"
+    config, data = split_data(config, args.split, args.mini_experiment)
     profile, budget = _callbacks(config, args.profile, args.time_budget)
-    summary = T.train(config, resume=resume, callbacks=[profile, budget])
+    summary = T.train(config, resume=resume, callbacks=[profile, budget],
+                      datasets=None if args.split == "family" else data)
     summary.pop("trainer", None)
     summary.pop("last_train", None)
     extra = {
@@ -352,6 +388,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "time_budget_s": args.time_budget,
         "backend": config.backend,
         "arm": args.arm,
+        "split": args.split,
+        "family": config.family,
+        "level": config.level,
     }
     profile_data = json.loads(Path(args.profile).read_text()) if Path(args.profile).is_file() else {}
     _write_json(args.profile, {**profile_data, **extra, "train_summary": summary})
@@ -407,6 +446,9 @@ def arm_summary(arm_dir: Path) -> dict[str, Any]:
     final_full = final.get("pass@1", held[-1] if held else None)
     step_50 = _first_step(evals, "pass@1", 0.5)
     return {
+        "split": profile.get("split"),
+        "family": config.get("family"),
+        "level": config.get("level"),
         "schedule": config.get("schedule"),
         "switch_step": next(
             (r.get("switch_step") for r in reversed(trains) if r.get("switch_step") is not None), None
@@ -477,8 +519,9 @@ def _plots(out: Path, arms: dict[str, Any], baseline: dict[str, Any]) -> list[st
         )
         if arm.get("switch_step") is not None:
             left.axvline(arm["switch_step"], color=line.get_color(), lw=0.8, ls="--")
-    if baseline.get("pass@1") is not None:
-        right.axhline(baseline["pass@1"], color="grey", ls="--", label="base model")
+        start = arm.get("baseline_pass_at_k", {}).get("pass@1")
+        if start is not None:  # the start model on this arm's held-out problems
+            right.axhline(start, color=line.get_color(), ls="--", lw=0.8, label=f"{name}: start model")
     left.set(
         xlabel="GRPO step",
         ylabel="training batch",
@@ -492,14 +535,15 @@ def _plots(out: Path, arms: dict[str, Any], baseline: dict[str, Any]) -> list[st
     fig.savefig(plots / "curves.png", dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    k = baseline.get("k")
-    labels = ["base model", *arms]
-    rows = [baseline, *[a.get("final_pass_at_k", {}) for a in arms.values()]]
+    k = next((a["baseline_pass_at_k"]["k"] for a in arms.values() if a.get("baseline_pass_at_k", {}).get("k")),
+             baseline.get("k"))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(arms) * 2), 3.4))
+    labels = [label for name in arms for label in (f"{name}\nbefore", f"{name}\nafter")]
+    rows = [row for a in arms.values() for row in (a.get("baseline_pass_at_k", {}), a.get("final_pass_at_k", {}))]
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], [r.get("pass@1") or 0 for r in rows], width=0.4, label="pass@1")
     ax.bar([x + 0.2 for x in xs], [r.get(f"pass@{k}") or 0 for r in rows], width=0.4, label=f"pass@{k}")
-    ax.set_xticks(list(xs), labels)
+    ax.set_xticks(list(xs), labels, fontsize=7)
     ax.set(ylim=(0, 1.02), ylabel="held-out", title="pass@k before and after GRPO")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -508,17 +552,27 @@ def _plots(out: Path, arms: dict[str, Any], baseline: dict[str, Any]) -> list[st
     return ["plots/curves.png", "plots/passk.png"]
 
 
+BASELINES = ("passk.json", "passk_control.json")  # OUT/baseline/: the target's (or family's), the control's
+
+
+def _baseline_fields(baseline: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in baseline.items()
+            if k.startswith("pass@") or k in ("k", "n_problems", "eval_dense_mean", "sampler", "family", "level")}
+
+
 def cmd_summarize(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     prov = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
-    baseline = (
-        json.loads((out / "baseline" / "passk.json").read_text())
-        if (out / "baseline" / "passk.json").is_file()
-        else {}
-    )
+    found = [json.loads((out / "baseline" / name).read_text()) for name in BASELINES
+             if (out / "baseline" / name).is_file()]
+    baselines = {b.get("split") or "family": b for b in found}  # files older than --split are a family's
+    baseline = baselines.get("target") or baselines.get("family") or {}
     arms = {p.name: arm_summary(p) for p in sorted((out / "arms").glob("*")) if p.is_dir()}
+    for arm in arms.values():  # each arm beside the start model on its own held-out problems
+        arm["baseline_pass_at_k"] = _baseline_fields(baselines.get(arm.get("split") or "family", {}))
     main = arms.get("dense_then_binary") or next(iter(arms.values()), {})
-    model = (baseline.get("model") or {}).get("name") or (baseline.get("model") or {}).get("spec")
+    model = (prov.get("model_label") or (baseline.get("model") or {}).get("name")
+             or (baseline.get("model") or {}).get("spec"))
     family = baseline.get("family") or baseline.get("dataset")
     summary = {
         "schema": SCHEMA,
@@ -527,11 +581,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         "model": model,
         "family": family,
         "level": baseline.get("level"),
-        "baseline_pass_at_k": {
-            k: v
-            for k, v in baseline.items()
-            if k.startswith("pass@") or k in ("k", "n_problems", "eval_dense_mean", "sampler")
-        },
+        "baseline_pass_at_k": _baseline_fields(baseline),
+        "baselines": {split: _baseline_fields(b) for split, b in baselines.items()},
+        "adapter": prov.get("adapter"),
         "arms": arms,
         # headline numbers: the dense_then_binary arm (speed is per arm in arms.*)
         "step_time_s": main.get("step_time_s"),
@@ -545,8 +597,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         "runs": [
             {
                 "model": model,
-                "family": family,
-                "arm": name,
+                "family": a.get("family") or family,
+                "split": a.get("split"),
+                "arm": name,  # control_* arms train on a seen family: C5 reads only dense_then_binary
                 "final_full_pass": a.get("final_full_pass"),
                 "step_first_50": a.get("step_first_50"),
             }
@@ -572,12 +625,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--run-args", default="")
+    p.add_argument("--adapter", default=None, help="the SFT adapter the start model was merged from")
+    p.add_argument("--model-label", default=None, help="the start model's name in summary.json")
     p.set_defaults(func=cmd_provenance)
 
     for name, func in (("passk", cmd_passk), ("train", cmd_train)):
         p = sub.add_parser(name)
         p.add_argument("config", help="a delta_core.train YAML file (configs/gpu_lora.yaml)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        p.add_argument("--split", choices=["family", "target", "control"], default="family",
+                       help="the data: the config's family split, or DELTA-mini's target / positive control")
+        p.add_argument("--mini-experiment", default="book/results/delta_mini_v2/experiment.json",
+                       help="the DELTA-mini experiment.json of --split target / control")
         p.set_defaults(func=func)
         if name == "passk":
             p.add_argument("--out", required=True, help="JSON file")
