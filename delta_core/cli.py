@@ -35,12 +35,14 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = [
     "EXIT_USAGE",
+    "parse_set",
+    "read_settings",
     "ArgumentParser",
     "fail",
     "one_line",
@@ -248,3 +250,34 @@ def reader_gone() -> Iterator[None]:
         yield
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def parse_set(prog: str, values: Sequence[str], example: str) -> dict[str, Any]:
+    """`--set KEY=VALUE` items as a dict, each VALUE read as JSON when it parses (else kept as text);
+    an item without "=" is one line naming it and `example` (e.g. "--set max_steps=40")."""
+    overrides: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            fail(prog, f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
+        key, raw = item.split("=", 1)
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+def read_settings(prog: str, path: Path, what: str, fields_of: str) -> dict[str, Any]:
+    """A JSON object (of `fields_of`'s fields) from `path`, or one line naming `what`, the path and the problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        fail(prog, f"{what} {path}: cannot read it ({err.strerror or err})")
+    except UnicodeDecodeError:
+        fail(prog, f"{what} {path}: not a UTF-8 text file")
+    except json.JSONDecodeError as err:
+        fail(prog, f"{what} {path}: line {err.lineno}: not valid JSON ({err.msg})")
+    if not isinstance(data, dict):
+        fail(prog, f"{what} {path}: expected a JSON object of {fields_of} fields, got {type(data).__name__}")
+    return data
+

@@ -781,35 +781,15 @@ def _changeable(out: Path) -> tuple[str, ...]:
 
 
 def _parse_set(values: Sequence[str]) -> dict[str, Any]:
-    from ..cli import fail
+    from ..cli import parse_set
 
-    overrides = {}
-    for item in values:
-        if "=" not in item:
-            fail(PROG, f"--set {item!r}: expected KEY=VALUE, e.g. --set max_steps=40 or --set seeds=[0]")
-        key, raw = item.split("=", 1)
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
+    return parse_set(PROG, values, "--set max_steps=40 or --set seeds=[0]")
 
 
 def _read_settings(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object of MiniExperiment fields from `path`, or one line naming `what` and the problem."""
-    from ..cli import fail
+    from ..cli import read_settings
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        fail(PROG, f"{what} {path}: cannot read it ({err.strerror or err})")
-    except UnicodeDecodeError:
-        fail(PROG, f"{what} {path}: not a UTF-8 text file")
-    except json.JSONDecodeError as err:
-        fail(PROG, f"{what} {path}: line {err.lineno}: not valid JSON ({err.msg})")
-    if not isinstance(data, dict):
-        fail(PROG, f"{what} {path}: expected a JSON object of MiniExperiment fields, got {type(data).__name__}")
-    return data
+    return read_settings(PROG, path, what, "MiniExperiment")
 
 
 def _check_step(step: str, exp: MiniExperiment, out: Path) -> None:

@@ -711,32 +711,15 @@ def dry_run_steps(exp: SmolSFTExperiment, out: str | os.PathLike, work: str | os
 
 
 def _parse_set(values: Sequence[str]) -> dict[str, Any]:
-    from ..cli import fail
+    from ..cli import parse_set
 
-    overrides = {}
-    for item in values:
-        if "=" not in item:
-            fail(PROG, f"--set {item!r}: expected KEY=VALUE (a JSON value), e.g. --set sft_steps=300")
-        key, raw = item.split("=", 1)
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
+    return parse_set(PROG, values, "--set sft_steps=300")
 
 
 def _read_settings(path: Path, what: str) -> dict[str, Any]:
-    from ..cli import fail
+    from ..cli import read_settings
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        fail(PROG, f"{what} {path}: cannot read it ({err.strerror or err})")
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        fail(PROG, f"{what} {path}: not a JSON file ({err})")
-    if not isinstance(data, dict):
-        fail(PROG, f"{what} {path}: expected a JSON object of SmolSFTExperiment fields, got {type(data).__name__}")
-    return data
+    return read_settings(PROG, path, what, "SmolSFTExperiment")
 
 
 def _sft_started(out: Path, work: Path) -> bool:
