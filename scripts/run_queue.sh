@@ -7,7 +7,8 @@
 #   nohup nice -n 19 scripts/run_queue.sh b > runs/queue_b.log 2>&1 &
 #
 # Items: mini:ARM:SEED (DELTA-mini v2's arms), control:ARM:SEED (its positive control at the arms' lr),
-# recipe:ARM:SEED (chapter 4c). After a run lands, snapshot and commit its results (book/results/).
+# recipe:ARM:SEED (chapter 4c). After a run lands (or at a session's end), scripts/land_results.sh copies its
+# metrics into book/results/ and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

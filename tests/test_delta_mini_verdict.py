@@ -67,6 +67,18 @@ def test_refuted_only_when_the_test_was_fair():
     assert decide({}, GOOD_PRE, True)["verdict"] == "inconclusive"
 
 
+def test_no_verdict_before_every_arm_has_finished_its_seeds():
+    # a dense-only or binary-only arm cut short could still cross its bound: neither "jump" nor "refuted" yet
+    jumping, flat = _arms([PLATEAU_THEN_JUMP, PLATEAU_THEN_JUMP, FLAT]), _arms([FLAT, FLAT, FLAT])
+    partial = {"binary": 1, "dense": 3, "dense_then_binary": 3}
+    for runs, verdict_when_finished in [(jumping, "jump"), (flat, "refuted")]:
+        assert decide(runs, GOOD_PRE, True, finished={a: 3 for a in partial})["verdict"] == verdict_when_finished
+        result = decide(runs, GOOD_PRE, True, finished=partial)
+        assert result["verdict"] == "inconclusive", verdict_when_finished
+        assert "every arm finished in 3 seeds (binary 1, dense 3, dense→binary 3)" in result["reason"]
+        assert result["numbers"]["finished_seeds"] == partial
+
+
 def test_a_failed_precondition_is_named_with_its_numbers():
     report = {"passes": False, "k": 1024, "checks": {"reads_the_prompt": True, "conditions_on_the_pattern": False,
                                                      "pass_at_K_is_zero": False},

@@ -35,6 +35,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 DELTA_MINI_DIRS = [
     "delta_mini",
+    "delta_mini_v2",
     "delta_mini/exploration/ordered_target",
     "delta_mini/exploration/ordered_target_threshold",
 ]
@@ -60,6 +61,15 @@ def test_delta_mini_summary_rebuilds(tmp_path, name):
     exp = delta_mini.MiniExperiment.from_dict(json.loads(committed.read_text())["experiment"])
     delta_mini.summarize(exp, out)
     assert (out / "summary.json").read_text() == committed.read_text()
+
+
+def test_delta_mini_v2_verdict_rebuilds():
+    """verdict.json (the fidelity table's C4) is what the committed runs, precondition report and control
+    give under the criteria: a run landed without recomputing the verdict fails here."""
+    from delta_core.experiments.delta_mini_verdict import verdict
+
+    committed = json.loads((RESULTS / "delta_mini_v2" / "verdict.json").read_text())
+    assert json.loads(json.dumps(verdict(RESULTS / "delta_mini_v2", write=False))) == committed
 
 
 def test_transfer_manufactoria_summary_rebuilds(tmp_path):

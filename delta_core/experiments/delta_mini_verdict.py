@@ -110,9 +110,18 @@ def seed_jump(records: list[dict[str, Any]], c: dict[str, Any] = CRITERIA) -> di
     return out
 
 
+ARMS = ("binary", "dense", "dense_then_binary")
+SEEDS_PER_ARM = 3
+
+
 def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[str, Any] | None,
-           control_learns: bool | None, c: dict[str, Any] = CRITERIA) -> dict[str, Any]:
-    """The verdict from runs ({arm: {seed: metric lines}}), the precondition report and the control."""
+           control_learns: bool | None, c: dict[str, Any] = CRITERIA,
+           finished: dict[str, int] | None = None) -> dict[str, Any]:
+    """The verdict from runs ({arm: {seed: metric lines}}), the precondition report and the control.
+
+    `finished`: how many seeds of each arm have finished their budget (`verdict` counts `after.json`
+    files). Given, neither "jump" nor "refuted" is said before each of `ARMS` has `SEEDS_PER_ARM`
+    finished seeds: a dense-only or binary-only arm cut short could still cross its bound."""
     dtb = runs.get("dense_then_binary", {})
     seeds = {seed: seed_jump(records, c) for seed, records in sorted(dtb.items())}
     finals = {arm: {seed: (_evals(records)[-1][1] if _evals(records) else None) for seed, records in by_seed.items()}
@@ -140,17 +149,21 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
         "control_learns": control_learns is True,
         "enough_binary_steps": len(seeds) >= 3 and all(s["binary_steps"] >= c["min_binary_steps"] for s in seeds.values()),
         "no_seed_reaches_jump_from": all((s["best"] or 0.0) < c["jump_from"] for s in seeds.values()),
+        "arms_finished": finished is None or all(finished.get(a, 0) >= SEEDS_PER_ARM for a in ARMS),
     }
-    if checks["jump_seeds"] and dense_ok and binary_ok:
+    if finished is not None:
+        numbers["finished_seeds"] = {a: finished.get(a, 0) for a in ARMS}
+    if checks["jump_seeds"] and dense_ok and binary_ok and checks["arms_finished"]:
         verdict, reason = "jump", (f"{jumps} of {len(seeds)} dense→binary seeds plateau then jump; dense-only and "
                                    "binary-only stay low")
     elif all(checks[k] for k in ("precondition_passes", "switch_rule_fired", "binary_steps_have_spread",
-                                 "control_learns", "enough_binary_steps", "no_seed_reaches_jump_from")):
+                                 "control_learns", "enough_binary_steps", "no_seed_reaches_jump_from",
+                                 "arms_finished")):
         verdict, reason = "refuted", (f"a fair test (precondition, control, dense-phase full passes, binary signal) and "
                                       f"no seed reached {c['jump_from']:.0%} after >= {c['min_binary_steps']} binary steps")
     else:
         unmet = [k for k in ("precondition_passes", "control_learns", "switch_rule_fired", "binary_steps_have_spread",
-                             "enough_binary_steps") if not checks[k]]
+                             "enough_binary_steps", "arms_finished") if not checks[k]]
         if not dtb:
             unmet.insert(0, "no dense→binary runs yet")
         elif not checks["enough_binary_steps"]:
@@ -158,7 +171,9 @@ def decide(runs: dict[str, dict[int, list[dict[str, Any]]]], precondition: dict[
             unmet.insert(0, f"runs in progress ({sum(len(v) for v in runs.values())} runs started; dense→binary "
                             f"seeds at {steps} binary steps of the {c['min_binary_steps']} needed)")
         verdict = "inconclusive"
-        named = {**UNMET, "precondition_passes": _precondition_words(precondition)}
+        named = {**UNMET, "precondition_passes": _precondition_words(precondition),
+                 "arms_finished": f"every arm finished in {SEEDS_PER_ARM} seeds (" + ", ".join(
+                     f"{a.replace('_then_', '→')} {(finished or {}).get(a, 0)}" for a in ARMS) + ")"}
         # the setting is fair once the base and the trainer are shown to be; then only the runs are missing
         setting = ("A fair setting, runs not finished" if checks["precondition_passes"] and checks["control_learns"]
                    else "Not yet a fair test")
@@ -198,7 +213,9 @@ def verdict(out: str | Path, write: bool = True) -> dict[str, Any]:
         verdicts = [v.get("learns") for name, v in read_json(report).get("control", {}).items()
                     if name.startswith(f"control_binary_lr{lr:g}_")]
         control = None if not verdicts else all(v is True for v in verdicts)
-    result = decide(runs, precondition, control)
+    finished = {arm: sum((out / "runs" / f"{arm}_s{seed}" / "after.json").exists() for seed in by_seed)
+                for arm, by_seed in runs.items()}
+    result = decide(runs, precondition, control, finished=finished)
     if write:
         write_json(out / "verdict.json", result)
     return result

@@ -403,6 +403,34 @@ def plateau_then_jump(
     return Result(ours, REFUTED)
 
 
+VERDICT_STATUS = {"jump": REPRODUCED, "refuted": REFUTED, "inconclusive": INCONCLUSIVE}
+
+
+def mini_verdict(data: Any) -> Result:
+    """C4 from DELTA-mini v2's verdict (`verdict.json`, `delta_core.experiments.delta_mini_verdict`),
+    whose criteria were fixed before its runs: a jump is a reproduction, an honest refutation a
+    refutation, anything else inconclusive with the verdict's reason. The numbers: each dense → binary
+    seed's best held-out pass@1, where and why it switched, and the share of binary steps with reward
+    spread (the only steps GRPO can learn from)."""
+    word = data.get("verdict") if isinstance(data, Mapping) else None
+    if word not in VERDICT_STATUS:
+        raise MissingKey(f"verdict (one of {sorted(VERDICT_STATUS)}, found {word!r})")
+    seeds = get(data, "numbers.seeds")
+    if not isinstance(seeds, Mapping) or not seeds:
+        raise MissingKey("numbers.seeds (the dense → binary seeds)")
+    best = ", ".join(_pct(float(s.get("best") or 0.0)) for s in seeds.values())
+    switches = sorted({f"{s['switch_step']} ({s.get('switch_reason')})" for s in seeds.values()
+                       if s.get("switch_step") is not None})
+    ours = f"dense → binary, {len(seeds)} seeds: best held-out pass@1 {best}"
+    if switches:
+        ours += f"; switched at step {', '.join(switches)}"
+    spread = _optional(data, "numbers.binary_steps_with_spread_share")
+    if _is_number(spread):
+        ours += f"; binary steps with reward spread {_pct(spread)}"
+    status = VERDICT_STATUS[word]
+    return Result(ours, f"{status} ({data.get('reason', '')})" if status == INCONCLUSIVE else status)
+
+
 def jump_in_other_runs(
     data: Any,
     *,
@@ -662,6 +690,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
         at_least,
         saturates_without_full_pass,
         plateau_then_jump,
+        mini_verdict,
         jump_in_other_runs,
         earlier_but_slower,
         decreasing,
@@ -694,6 +723,9 @@ def load_claims(path: str | Path) -> list[dict[str, Any]]:
 def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
     """One claim's row. Never raises for a missing or incomplete artifact: the row says "not run" and
     why (the claim's `not_run` reason when it has one).
+
+    A claim with `seeds: {key, min}` (key: the list of an arm's finished seeds) is inconclusive, its
+    numbers shown, until `min` seeds have finished.
 
     A claim with `role: precondition` (and a `why`) is a setting the experiment needs, not a finding:
     its row says "precondition (met: why)" or "precondition (not met: ...)", never "reproduced"."""
@@ -728,6 +760,14 @@ def evaluate_claim(claim: Mapping[str, Any], root: str | Path) -> Row:
     if not (result.status in STATUSES or result.status.startswith(tuple(s + " (" for s in STATUSES))):
         raise ValueError(f"claim {claim['id']}: check returned unknown status {result.status!r}")
     status = result.status
+    seeds = claim.get("seeds")
+    if seeds:  # {key: a list of finished seeds, min: how many the claim needs}
+        found = _optional(data, seeds["key"])
+        n = len(found) if isinstance(found, list) else 0
+        if n < int(seeds["min"]):
+            # the numbers so far are shown; the status waits for the seeds (an arm cut short decides nothing)
+            return Row(**base, ours=f"{result.ours} ({n} seed{'s' if n != 1 else ''})",
+                       status=f"{INCONCLUSIVE} ({n} of {seeds['min']} seeds finished)")
     if claim.get("role") == "precondition":
         why = claim.get("why", "")
         met = status == REPRODUCED
