@@ -235,6 +235,12 @@ def load_model(
         model = PeftModel.from_pretrained(model, str(adapter_path), local_files_only=True)
         adapter_str = str(adapter_path.resolve())
     model.eval()
+    end = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(end, int) and tokenizer.eos_token_id != end:
+        # SmolLM2's GGUF metadata names <|im_start|> as the tokenizer's end token while its generation
+        # config (and the HF release) ends a turn with <|im_end|>. Trainers read the tokenizer's (TRL's
+        # completion mask, our reward's truncation rule, SFT's appended end): make both say the same.
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(end)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # decoder-only batching

@@ -78,6 +78,9 @@ def test_embedded_model_loads_with_chat_template(smollm):
     text = chat_prompt(smollm.tokenizer, "Say hi")
     assert "<|im_start|>user\nSay hi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
     assert smollm.tokenizer.padding_side == "left" and smollm.tokenizer.pad_token is not None
+    # the tokenizer ends a turn where the model's generation config does (the GGUF metadata says <|im_start|>)
+    assert smollm.tokenizer.eos_token == "<|im_end|>" == smollm.tokenizer.convert_ids_to_tokens(
+        smollm.model.generation_config.eos_token_id)
     # the converted checkpoint is cached, so a second load is fast and reads it
     again = load_model()
     assert again.from_cache and again.load_seconds < 30
