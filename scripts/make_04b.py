@@ -369,6 +369,19 @@ if pilots and pilots.get("control"):
         parts.append(f"At the pilot's learning rate ({exp.learning_rate:g}) every control run fell to a held-out pass@1 "
                      "of 0 while its token entropy held, and at a smaller one the same control climbed: the entropy "
                      "rule does not guard against a learning rate that breaks the programs, and the control caught it.")
+v2_trains, _ = delta_mini_report.load_runs(RESULTS)
+if len(v2_trains) and "step_skipped" in v2_trains:
+    # a step with no group whose rewards differ has a zero advantage everywhere: GRPO skips it, the model is unchanged
+    binary_steps = v2_trains[v2_trains["phase"] == "binary"]
+    idle = binary_steps.groupby("arm")["step_skipped"].agg(["sum", "count"])
+    words = {"binary": "binary-only", "dense_then_binary": "dense → binary (after its switch)"}
+    said = [f"{words.get(arm, arm)} {int(row['sum'])} of {int(row['count'])}" for arm, row in idle.iterrows()]
+    full = binary_steps["binary_mean"].fillna(0)
+    samples = int(len(binary_steps) * exp.prompts_per_step * exp.num_generations)
+    if said:
+        parts.append("Binary steps with no learning signal (every group's rewards tied, so no update): "
+                     + "; ".join(said) + f". Over those binary steps the {samples:,} training samples held "
+                     f"{int(round((full * exp.prompts_per_step * exp.num_generations).sum()))} full passes.")
 parts.append(f"Verdict on grokking: **{result['verdict']}** ({result['reason']}).")
 display(Markdown(" ".join(parts)))
 """),
