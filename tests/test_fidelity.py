@@ -300,6 +300,18 @@ def test_gpu_runs(tmp_path):
     assert row.status == "partly" and "Qwen3-0.6B on has" in row.ours
 
 
+def test_c5_a_run_shorter_than_the_papers_plateau_cannot_refute():
+    """A 10-minute GPU run (tens of steps) with no jump was "refuted" under the old rule; the paper's
+    plateau alone lasts ~450 steps."""
+    short = {"runs": [{"model": "SmolLM2", "family": "has", "final_full_pass": 0.0, "last_step": 60}]}
+    params = dict(runs_key="runs", final_key="final_full_pass", high=0.5, min_runs=2)
+    assert fidelity.jump_in_other_runs(short, **params).status == "refuted"  # the old rule
+    gated = fidelity.jump_in_other_runs(short, **params, steps_key="last_step", min_steps=450)
+    assert gated.status.startswith("inconclusive (every run stopped by step 60") and "at most 60 steps" in gated.ours
+    short["runs"][0]["last_step"] = 600  # as long as the paper's plateau, still no jump: a refutation
+    assert fidelity.jump_in_other_runs(short, **params, steps_key="last_step", min_steps=450).status == "refuted"
+
+
 def test_unknown_check_is_refused(tmp_path):
     path = claims_file(tmp_path, [claim("A", "book/results/x.json", "no_such_check")])
     with pytest.raises(ValueError, match="unknown check 'no_such_check'"):

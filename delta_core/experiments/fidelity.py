@@ -439,11 +439,15 @@ def jump_in_other_runs(
     high: float = 0.5,
     min_runs: int = 2,
     where: Mapping[str, Any] | None = None,
+    steps_key: Key | None = None,
+    min_steps: int | None = None,
 ) -> Result:
     """C5: the jump also happens for other models and families. Each run is a dict with `model`,
     `family` and `final_key` (runs whose value is null are left out); `where` keeps only the runs whose
     fields equal its values (e.g. {arm: dense_then_binary}). Reproduced: >= min_runs distinct
-    (model, family) pairs reach `high`; partly: one does; else refuted."""
+    (model, family) pairs reach `high`; partly: one does; else refuted, unless every run stopped
+    (`steps_key`) before `min_steps`, the paper's plateau: a run cut short of where the jump comes in the
+    paper cannot refute it (a 10-minute GPU run), so the row is inconclusive."""
     runs = get(data, runs_key)
     if not isinstance(runs, list):
         raise MissingKey(f"{key_name(runs_key)} (a list)")
@@ -463,7 +467,16 @@ def jump_in_other_runs(
         ours += ": " + ", ".join(f"{m} on {f}" for m, f in jumped)
     if len(jumped) >= min_runs:
         return Result(ours, REPRODUCED)
-    return Result(ours, PARTLY if jumped else REFUTED)
+    if jumped:
+        return Result(ours, PARTLY)
+    if steps_key is not None and min_steps is not None:
+        steps = [_optional(r, steps_key) for r in measured]
+        if all(_is_number(s) and s < min_steps for s in steps):
+            longest = int(max(steps))
+            return Result(ours + f" (runs of at most {longest} steps)",
+                          f"{INCONCLUSIVE} (every run stopped by step {longest}, before the paper's ~{min_steps}-step "
+                          "plateau ended: too short to refute)")
+    return Result(ours, REFUTED)
 
 
 def earlier_but_slower(

@@ -602,6 +602,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
                 "arm": name,  # control_* arms train on a seen family: C5 reads only dense_then_binary
                 "final_full_pass": a.get("final_full_pass"),
                 "step_first_50": a.get("step_first_50"),
+                "last_step": a.get("last_step"),  # C5: a run shorter than the paper's plateau decides nothing
             }
             for name, a in arms.items()
         ],
