@@ -267,6 +267,18 @@ def parse_set(prog: str, values: Sequence[str], example: str) -> dict[str, Any]:
     return overrides
 
 
+def settings_from_dict(cls: type, data: Mapping[str, Any], error: type[Exception] = ValueError) -> Any:
+    """An experiment's settings dataclass from a dict (its experiment.json, --set values), refusing a
+    field it does not have with one message that names it and lists the known ones."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise error(f"unknown {cls.__name__} field(s) {unknown}; known: {sorted(known)}")
+    return cls(**data)
+
+
 def read_settings(prog: str, path: Path, what: str, fields_of: str) -> dict[str, Any]:
     """A JSON object (of `fields_of`'s fields) from `path`, or one line naming `what`, the path and the problem."""
     try:

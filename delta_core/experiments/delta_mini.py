@@ -184,11 +184,9 @@ class MiniExperiment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MiniExperiment":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown MiniExperiment field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        from ..cli import settings_from_dict
+
+        return settings_from_dict(cls, data)
 
 
 # ----------------------------------------------------------------------------------------------------

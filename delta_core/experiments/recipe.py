@@ -30,7 +30,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +113,9 @@ class RecipeExperiment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecipeExperiment:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown RecipeExperiment field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        from ..cli import settings_from_dict
+
+        return settings_from_dict(cls, data)
 
 
 def _mini(recipe: RecipeExperiment):

@@ -155,11 +155,9 @@ class SmolSFTExperiment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SmolSFTExperiment":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown SmolSFTExperiment field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        from ..cli import settings_from_dict
+
+        return settings_from_dict(cls, data, ConfigError)
 
 
 def _default(name: str) -> Any:
