@@ -359,9 +359,19 @@ if pilots and pilots.get("lr"):
                     f"has not chosen one yet (next to run: {rule['next']:g})." if rule["next"] else
                     "found no lr at which the control learns."))
 if pilots and pilots.get("control"):
-    parts.append("Positive control: " + "; ".join(
-        f"{name} {'learns' if v.get('learns') else 'does not learn'} (held-out pass@1 {v.get('first', 0):.3f} -> {v.get('last', 0):.3f})"
-        for name, v in pilots["control"].items()) + ".")
+    # the control at the experiment's lr, arm by arm: the verdict needs every binary-only seed to learn
+    for arm in ("binary", "dense_then_binary"):
+        runs_here = {n: v for n, v in pilots["control"].items() if n.startswith(f"control_{arm}_lr{exp.learning_rate:g}_")}
+        if not runs_here:
+            continue
+        learnt = sum(bool(v.get("learns")) for v in runs_here.values())
+        parts.append(
+            f"Positive control, {arm.replace('_then_', ' → ')} at lr {exp.learning_rate:g}: learns in {learnt} of "
+            f"{len(runs_here)} seeds by the held-out rule (held-out pass@1 "
+            + ", ".join(f"{v.get('first', 0):.3f} → {v.get('last', 0):.3f}" for v in runs_here.values())
+            + "; training full-pass rate, first ten steps → last ten: "
+            + ", ".join(f"{v.get('train_full_pass_first10', 0):.2f} → {v.get('train_full_pass_last10', 0):.2f}"
+                        for v in runs_here.values()) + ").")
 if pilots and pilots.get("control"):
     here = {n: v for n, v in pilots["control"].items() if f"_lr{exp.learning_rate:g}_" in n}
     other = {n: v for n, v in pilots["control"].items() if n not in here and v.get("last", 0) > v.get("first", 0)}
@@ -384,6 +394,30 @@ if len(v2_trains) and "step_skipped" in v2_trains:
                      f"{int(round((full * exp.prompts_per_step * exp.num_generations).sum()))} full passes.")
 parts.append(f"Verdict on grokking: **{result['verdict']}** ({result['reason']}).")
 display(Markdown(" ".join(parts)))
+summary = load("summary.json")
+if len(v2_trains) and pre is not None and summary is not None:
+    # where the test stopped: the binary phase can only amplify full passes the dense phase has found
+    dense_steps = v2_trains[v2_trains["phase"] == "dense"]
+    dense_samples = int(len(dense_steps) * exp.prompts_per_step * exp.num_generations)
+    dense_full = int(round((dense_steps["binary_mean"].fillna(0) * exp.prompts_per_step * exp.num_generations).sum()))
+    arms = summary["arms"]
+    base_seen = sum(summary["base"]["seen_pass@1"].values()) / len(summary["base"]["seen_pass@1"])
+    lines = [f"**What this means.** The dense-phase training samples of the dense and dense → binary arms "
+             f"({dense_samples:,} of them) held {dense_full} full passes."]
+    if "dense" in arms:
+        lines.append(f"The dense-only plateau (mean dense reward over its last ten steps, {arms['dense']['dense_mean_last10']:.2f}) "
+                     + ("stayed below" if arms["dense"]["dense_mean_last10"] < pre["baselines"]["best_fixed"] else "rose above")
+                     + f" the {pre['baselines']['best_fixed']:.2f} of the nearest seen-family program, and the dense "
+                     f"phase cost the seen families: held-out seen pass@1 {base_seen:.2f} for the base, "
+                     + ", ".join(f"{arm.replace('_then_', ' → ')} {a['after_seen_pass@1']:.2f}" for arm, a in arms.items()
+                                 if arm != "binary") + " after training.")
+    if dense_full == 0:
+        lines.append("So the test stopped at its first step: the dense reward moved the model toward programs that pass "
+                     "some tests, never all of them, and a binary phase with no full pass to reward has no gradient "
+                     "(the skipped steps above). Whether binary RL would then grok was not asked, so these runs neither "
+                     "show nor refute claim C4. Asking it needs a dense phase that finds first successes: a larger "
+                     "model (the appendix on the single-GPU run) or more samples a step.")
+    display(Markdown(" ".join(lines)))
 """),
     md("""
 ## Exercises
