@@ -81,10 +81,10 @@ verdicts = summary["verdicts"]
 ## 1. The setting, and what counts
 
 The issue that asked for these runs says: use DELTA-mini v2's target if it ends in a jump, its
-positive control if it ends in a refutation. It has ended in neither yet, but its dense → binary seeds
-already show why the target cannot host these questions: their dense phase found no full pass at all, so
-every binary group tied and no binary step had a gradient. There is nothing there to switch *to*, to
-replay, or to give feedback on. Computed from the target runs committed so far:
+positive control if it ends in a refutation. Its verdict (read below from chapter 4b's `verdict.json`) is
+neither, and its dense → binary seeds show why the target cannot host these questions: where the dense
+phase finds no full pass, every binary group ties and no binary step has a gradient, so there is
+nothing to switch *to*, to replay, or to give feedback on. Computed from the target runs:
 """),
     code("""
 rows = []
@@ -100,6 +100,9 @@ for path in sorted((MINI / "runs").glob("dense_then_binary_s*/metrics.jsonl")):
                  "best held-out pass@1": max((r["pass@1"] for r in lines if r.get("kind") == "eval"), default=None)})
 target_runs = pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 display(target_runs)
+if (MINI / "verdict.json").is_file():
+    v2 = read_json(MINI / "verdict.json")
+    display(Markdown(f"Chapter 4b's verdict: **{v2['verdict']}** ({v2['reason']})."))
 """),
     md("""
 So every arm here starts from the same base on the **positive-control setting** of chapter 4b: the
@@ -236,7 +239,7 @@ for key in ("switch_timing", "C6", "C7", "C8", "C10", "C15"):
     lines.append(f"- **{names[key]}: {v['status']}**" + (f" — {detail}" if detail and detail != "—" else ""))
 done = sum(len(r) for r in summary["runs"].values())
 lines.append(f"\\n{done} runs of {settings.steps} steps have finished; the rest resume from their checkpoints "
-             f"(`scripts/run_recipe_arms.sh`). A verdict is computed only once every seed of its arms has run.")
+             f"(`scripts/run_queue.sh a` and `b`, one a core; `scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
 display(Markdown("\\n".join(lines)))
 """),
     md("""
