@@ -7,7 +7,9 @@
 #   nohup nice -n 19 scripts/run_queue.sh b > runs/queue_b.log 2>&1 &
 #
 # Items: mini:ARM:SEED (DELTA-mini v2's arms), control:ARM:SEED (its positive control at the arms' lr),
-# recipe:ARM:SEED (chapter 4c), an arm's three seeds in a row so that each claim's runs land together.
+# recipe:ARM:SEED (chapter 4c), an arm's three seeds in a row so that each claim's runs land together;
+# then issue 21's CPU runs of SmolLM2 (smol:sft, which ever queue gets there first makes while the other
+# waits on the lock, then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
 # and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail
@@ -18,16 +20,19 @@ case "${1:-}" in
             recipe:curriculum_aligned:0 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
             recipe:switch_30:0 recipe:switch_30:1 recipe:switch_30:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
-            recipe:long:0 recipe:long:1 recipe:long:2" ;;
+            recipe:long:0 recipe:long:1 recipe:long:2
+            smol:sft smol:measure:0/2 smol:precondition:0/2" ;;
   b) items="mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
             recipe:feedback:0 recipe:feedback:1 recipe:feedback:2
             recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
             recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2
-            recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2" ;;
+            recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2
+            smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
   *) echo "usage: scripts/run_queue.sh a|b   (one queue per core)" >&2; exit 2 ;;
 esac
 MINI=book/results/delta_mini_v2
+SMOL=book/results/smollm_sft
 for item in $items; do
   IFS=: read -r kind arm seed <<< "$item"
   echo "== $(date -u +%FT%TZ) $item"
@@ -38,5 +43,11 @@ for item in $items; do
     control) .venv/bin/python -m delta_core.experiments.delta_mini_pilots control "$MINI" --arm "$arm" --seed "$seed" \
                --learning-rate "$(.venv/bin/python -c "import json; print(json.load(open('$MINI/experiment.json'))['learning_rate'])")" ;;
     recipe) .venv/bin/python -m delta_core.experiments.recipe run book/results/recipe "$arm" --seed "$seed" ;;
+    smol) mkdir -p runs
+          if [ "$arm" = sft ]; then  # the second queue to get here waits for the first's SFT, then finds it made
+            flock runs/smollm_sft.lock .venv/bin/python -m delta_core.experiments.smollm_sft sft "$SMOL"
+          else
+            .venv/bin/python -m delta_core.experiments.smollm_sft "$arm" "$SMOL" --shard "$seed"
+          fi ;;
   esac
 done
