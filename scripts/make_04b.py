@@ -256,7 +256,7 @@ else:
 ## 5. The three arms
 
 Binary-only, dense-only and dense → binary, same budget, several seeds each, from the same base. The
-held-out full-pass rate is measured every few steps on the held-out problems; the dotted lines on the
+held-out full-pass rate is measured every few steps on the held-out problems; the grey lines on the
 dense-reward panel are the fixed programs of section 2; each seed's switch to binary is dashed.
 """),
     code("""

@@ -87,6 +87,18 @@ def test_summary_reports_each_arm_from_its_runs(tmp_path):
         assert path.stat().st_size > 10_000  # a real figure, not an empty canvas
 
 
+def test_plot_arms_names_every_baseline_with_its_value_in_the_legend(tmp_path):
+    # the baselines were labels beside their lines, printed over each other when two were close (0.65, 0.69)
+    from delta_core.experiments.delta_mini_report import plot_arms
+
+    _fake_run(tmp_path, "dense_then_binary", 0, [0.0, 0.1, 0.2], [0.5, 0.6, 0.7])
+    baselines = {"reject every tape": 0.648, "best single program": 0.693, "nearest": 0.92, "a": 0.1, "b": 0.2}
+    fig = plot_arms(tmp_path, baselines)
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert all(f"{name} ({value:.2f})" in legend for name, value in baselines.items())
+    assert not fig.axes[1].texts  # nothing printed on the plot itself
+
+
 def test_a_finished_run_is_not_trained_again(tmp_path, monkeypatch):
     exp = MiniExperiment(seeds=[0])
     _fake_run(tmp_path, "dense", 0, [0.0, 0.5], [0.3, 0.6])

@@ -7,6 +7,7 @@ are seaborn, one function per figure. (What a model writes: `delta_mini_inspect`
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -295,11 +296,13 @@ def plot_arms(out: str | os.PathLike, baselines: dict[str, float] | None = None)
         for step in switches:
             for ax in axes:
                 ax.axvline(step, color=ARM_COLOURS["dense_then_binary"], ls="--", lw=0.8, alpha=0.6)
-    for name, value in (baselines or {}).items():
-        axes[1].axhline(value, color="grey", ls=":", lw=1)
-        axes[1].annotate(name, (0, value), xytext=(2, 2), textcoords="offset points", fontsize=7, color="grey")
+    # the fixed programs go in the legend, not beside their lines: two a few points apart, or a curve running
+    # along one, would print over a label
+    styles = itertools.cycle((":", "-.", (0, (1, 3)), (0, (5, 3))))
+    for (name, value), style in zip(sorted((baselines or {}).items(), key=lambda item: -item[1]), styles):
+        axes[1].axhline(value, color="dimgrey", ls=style, lw=1, label=f"{name} ({value:.2f})")
     axes[0].set(title="held-out full-pass rate (pass@1)", ylabel="pass@1", ylim=(-0.03, 1.03))
-    axes[1].set(title="training dense reward (dotted: fixed programs)", ylabel="mean", ylim=(-0.03, 1.03))
+    axes[1].set(title="training dense reward (grey: fixed programs)", ylabel="mean", ylim=(-0.03, 1.03))
     axes[2].set(title="training full-pass rate", ylabel="mean", ylim=(-0.01, None))
     for ax in axes:
         ax.set_xlabel("GRPO step (dashed: each seed's switch)")
