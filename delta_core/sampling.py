@@ -40,6 +40,7 @@ from .rewards import completion_text, extract_program, score_completion
 
 __all__ = [
     "BACKENDS",
+    "HF_CACHE",
     "BackendUnavailableError",
     "SamplingConfig",
     "Generation",
@@ -60,6 +61,12 @@ __all__ = [
 ]
 
 BACKENDS = ("transformers", "vllm")
+# The KV cache of every batched `model.generate` here, in the GRPO rollouts (`train.run`) and in the feedback
+# continuations: a preallocated ("static") cache instead of transformers' default, which concatenates a
+# copy of the whole cache at every new token. The samples are the same (the same tokens for the same seed,
+# `tests/test_sampling.py`); on the 2-core CPU a batch of 112 continuations of 450-token contexts took
+# 13 s instead of 35 s, and 128 rollouts of 100-token prompts 6 s instead of 9 (176 new tokens each).
+HF_CACHE = "static"
 
 
 class BackendUnavailableError(RuntimeError):
@@ -241,7 +248,7 @@ def generate_completions(model, tokenizer, prompts: Sequence[str | Sequence[Mapp
                     enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left",
                                     add_special_tokens=False)
                     enc = {k: v.to(model.device) for k, v in enc.items()}
-                    generated = model.generate(**enc, num_return_sequences=n, **common)
+                    generated = model.generate(**enc, num_return_sequences=n, cache_implementation=HF_CACHE, **common)
                     rows = _generations(tokenizer, generated[:, enc["input_ids"].shape[1] :].tolist(), eos_ids)
                     out += [rows[i * n : (i + 1) * n] for i in range(len(chunk))]
                 return out

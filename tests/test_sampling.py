@@ -222,6 +222,29 @@ def test_generate_completions_is_reproducible_and_leaves_the_callers_rng(tiny):
     assert tiny.model.training is True  # sampled in eval mode, then put back as it was
 
 
+def test_the_static_cache_draws_the_same_samples_as_the_default_one(tiny, monkeypatch):
+    """Rollouts, feedback and evaluation decode with a preallocated KV cache (`HF_CACHE`, for speed on the
+    CPU); left-padded prompts of different lengths, sampled with one seed, give the same tokens either way."""
+    import delta_core.sampling as S
+
+    config = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=12, batch_size=8)
+    prompts = ["a", "accept if the tape ends with RB", "b c d"]
+    seen = []
+    real = tiny.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("cache_implementation"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", spy)
+    static = S.generate_completions(tiny.model, tiny.tokenizer, prompts, 2, config, seed=11)
+    assert seen and set(seen) == {"static"}
+    monkeypatch.setattr(S, "HF_CACHE", None)  # transformers' default cache
+    default = S.generate_completions(tiny.model, tiny.tokenizer, prompts, 2, config, seed=11)
+    assert all(g.token_ids for gens in static for g in gens)
+    assert [[g.token_ids for g in gens] for gens in static] == [[g.token_ids for g in gens] for gens in default]
+
+
 def test_score_samples_counts_a_full_pass_only_when_every_test_passes():
     from delta_core.sampling import score_samples
 

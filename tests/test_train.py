@@ -376,6 +376,11 @@ def test_curriculum_orders_training_data_by_level():
     assert T.run._grpo_args(cfg(), True).shuffle_dataset is True
 
 
+def test_cpu_rollouts_decode_with_the_static_cache():
+    # TRL's CPU rollouts otherwise use transformers' default cache, which copies itself at every token
+    assert T.run._grpo_args(cfg(), True).cache_implementation == "static"
+
+
 # ---------------------------------------------------------------- real runs
 
 

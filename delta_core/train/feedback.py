@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..rewards import extract_program, ground_truth_tests, judge_in_process
+from ..sampling import HF_CACHE
 from .config import TrainConfig
 
 __all__ = ["feedback_text", "FeedbackRollout", "score_final_turn"]
@@ -110,7 +111,7 @@ class FeedbackRollout:
         pad_id = trainer.processing_class.pad_token_id
         eos_ids = list(trainer.eos_token_ids)
         settings = dict(max_new_tokens=self.sampling.max_new_tokens, eos_token_id=eos_ids, pad_token_id=pad_id,
-                        **self.sampling.generate_kwargs())
+                        cache_implementation=HF_CACHE, **self.sampling.generate_kwargs())
         width = max(len(s) for s in sequences)
         device = trainer.accelerator.device
         input_ids = torch.tensor([[pad_id] * (width - len(s)) + list(s) for s in sequences], device=device)
