@@ -134,7 +134,7 @@ arm has run, its rows say "not run" and which runs are missing.
 
 ## 2. A live run
 
-The arms take 20–40 minutes each on one core. Here one of them runs for a few steps on a tiny copy of
+A run takes 20–40 minutes on one core, a feedback run about two hours (its continuations are long). Here one of them runs for a few steps on a tiny copy of
 the base (2 prompts × 2 samples a step, an evaluation every 2 steps on 2 samples a problem): the same
 code path, not a result.
 """),
