@@ -1,8 +1,9 @@
-"""Decoding speed: transformers' default KV cache vs the preallocated ("static") one that every batched
-`model.generate` of delta_core uses (`delta_core.sampling.HF_CACHE`), on one workload, side by side.
+"""Decoding speed: transformers' default KV cache vs a preallocated ("static") one, on one workload, side
+by side: the measurement behind `TrainConfig.generation_cache` ("static" for DELTA-mini, the default for
+SmolLM2; `delta_core.sampling.KV_CACHES`).
 
-    python benchmarks/generation_cache.py                      # DELTA-mini v2's base, two shapes (~2 min, 1 thread)
-    python benchmarks/generation_cache.py --model PATH --repeats 3
+    python benchmarks/generation_cache.py                      # DELTA-mini v2's base, two shapes (~1 min, 1 thread)
+    python benchmarks/generation_cache.py --model smollm2 --shape rollouts --new-tokens 64   # ~2 min
 
 The two shapes are the two batched decodes of a GRPO step on the CPU: the rollouts (128 samples of a
 ~100-token prompt) and the feedback continuations of chapter 4c (112 samples of a ~450-token prompt +
@@ -42,27 +43,30 @@ def decode(model, ids, new_tokens: int, cache: str | None):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(ROOT / "book/results/delta_mini_v2/base"), help="a checkpoint folder")
+    parser.add_argument("--model", default=str(ROOT / "book/results/delta_mini_v2/base"),
+                        help="a delta_core.models spec: a checkpoint folder, smollm2, a .gguf, an HF id on disk")
+    parser.add_argument("--shape", choices=list(SHAPES), action="append", help="default: every shape")
     parser.add_argument("--new-tokens", type=int, default=176)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a GRPO run uses 1)")
     args = parser.parse_args(argv)
-    if not Path(args.model).is_dir():
-        parser.error(f"--model {args.model}: no such checkpoint folder")
     import torch
-    from transformers import AutoModelForCausalLM
 
     sys.path.insert(0, str(ROOT))
-    from delta_core.sampling import HF_CACHE
+    from delta_core.models import ModelUnavailableError, load_model
 
     torch.set_num_threads(args.threads)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {platform.processor() or platform.machine()}, torch threads {args.threads}, python "
-          f"{platform.python_version()}, commit {commit}; model {args.model}; delta_core decodes with {HF_CACHE!r}")
-    model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+          f"{platform.python_version()}, commit {commit}; model {args.model}; {args.new_tokens} new tokens")
+    try:
+        model = load_model(args.model, dtype="float32").model.eval()
+    except ModelUnavailableError as err:
+        parser.error(f"--model {args.model}: {err}")
     vocab = model.config.vocab_size
     print(f"{'shape':<24} {'batch x prompt':>15} {'default s':>10} {'static s':>9} {'default/static':>15}")
-    for name, (batch, prompt) in SHAPES.items():
+    for name in args.shape or list(SHAPES):
+        batch, prompt = SHAPES[name]
         ids = torch.randint(5, vocab, (batch, prompt), generator=torch.Generator().manual_seed(1))
         best = {}
         outs = {}

@@ -40,7 +40,7 @@ from .rewards import completion_text, extract_program, score_completion
 
 __all__ = [
     "BACKENDS",
-    "HF_CACHE",
+    "KV_CACHES",
     "BackendUnavailableError",
     "SamplingConfig",
     "Generation",
@@ -61,12 +61,13 @@ __all__ = [
 ]
 
 BACKENDS = ("transformers", "vllm")
-# The KV cache of every batched `model.generate` here, in the GRPO rollouts (`train.run`) and in the feedback
-# continuations: a preallocated ("static") cache instead of transformers' default, which concatenates a
-# copy of the whole cache at every new token. The samples are the same (the same tokens for the same seed,
-# `tests/test_sampling.py`); on the 2-core CPU a batch of 112 continuations of 450-token contexts took
-# 13 s instead of 35 s, and 128 rollouts of 100-token prompts 6 s instead of 9 (176 new tokens each).
-HF_CACHE = "static"
+# The KV caches a batched `model.generate` may use (`cache=`; `TrainConfig.generation_cache`): None is
+# transformers' default, which concatenates a copy of itself at every new token; "static" is preallocated.
+# Both draw the same tokens for one seed (tests/test_sampling.py). Which is faster depends on the model
+# (benchmarks/generation_cache.py): static for DELTA-mini's 2M-parameter Llama, whose decoding is mostly
+# those copies (2.9x on feedback continuations, 1.35x on rollouts), the default for SmolLM2-135M (static
+# was 3x slower there on this CPU).
+KV_CACHES = (None, "static")
 
 
 class BackendUnavailableError(RuntimeError):
@@ -219,7 +220,7 @@ def _generations(tokenizer, rows: list[list[int]], eos_ids: list[int]) -> list[G
 
 
 def generate_completions(model, tokenizer, prompts: Sequence[str | Sequence[Mapping[str, Any]]], n: int,
-                         config: SamplingConfig, seed: int | None = None) -> list[list[Generation]]:
+                         config: SamplingConfig, seed: int | None = None, cache: str | None = None) -> list[list[Generation]]:
     """n sampled completions per prompt with `model.generate`, as `config` says (the one sampling path).
 
     `prompts`: user-turn texts or chat message lists (the tokenizer's chat template is applied).
@@ -227,8 +228,13 @@ def generate_completions(model, tokenizer, prompts: Sequence[str | Sequence[Mapp
     samples each when n is smaller than that, else one prompt at a time, whose prompt is run through
     the model once and its KV cache copied to every sample of the batch. The torch RNG is forked and
     seeded with `seed` (default `config.seed`), so the caller's random stream is left as it was and the
-    same call draws the same completions. The model is put in eval mode and back."""
+    same call draws the same completions. The model is put in eval mode and back. `cache`: the KV cache
+    of the batched decodes (`KV_CACHES`; the same samples either way, only the speed differs)."""
     import torch
+
+    if cache not in KV_CACHES:
+        raise ValueError(f"cache={cache!r}: must be one of {KV_CACHES}")
+    batched = {} if cache is None else {"cache_implementation": cache}
 
     eos_ids = eos_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
@@ -248,7 +254,7 @@ def generate_completions(model, tokenizer, prompts: Sequence[str | Sequence[Mapp
                     enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left",
                                     add_special_tokens=False)
                     enc = {k: v.to(model.device) for k, v in enc.items()}
-                    generated = model.generate(**enc, num_return_sequences=n, cache_implementation=HF_CACHE, **common)
+                    generated = model.generate(**enc, num_return_sequences=n, **batched, **common)
                     rows = _generations(tokenizer, generated[:, enc["input_ids"].shape[1] :].tolist(), eos_ids)
                     out += [rows[i * n : (i + 1) * n] for i in range(len(chunk))]
                 return out
@@ -318,11 +324,11 @@ def score_samples(rows: Sequence[Mapping[str, Any]], samples: Sequence[Sequence[
 
 def sample_and_score(model, tokenizer, rows: Sequence[Mapping[str, Any]], k: int, config: SamplingConfig,
                      seed: int | None = None, criteria: Sequence[str] | None = None, keep_examples: int = 0,
-                     scorer: Scorer = score_with_judge) -> dict[str, Any]:
+                     scorer: Scorer = score_with_judge, cache: str | None = None) -> dict[str, Any]:
     """k completions for each row's `prompt` (`generate_completions`), judged (`score_samples`)."""
     if not rows:
         raise ValueError("sample_and_score: no problems to evaluate (rows is empty)")
-    samples = generate_completions(model, tokenizer, [r["prompt"] for r in rows], k, config, seed)
+    samples = generate_completions(model, tokenizer, [r["prompt"] for r in rows], k, config, seed, cache=cache)
     return score_samples(rows, samples, k, criteria=criteria, keep_examples=keep_examples, scorer=scorer)
 
 

@@ -223,8 +223,8 @@ def test_generate_completions_is_reproducible_and_leaves_the_callers_rng(tiny):
 
 
 def test_the_static_cache_draws_the_same_samples_as_the_default_one(tiny, monkeypatch):
-    """Rollouts, feedback and evaluation decode with a preallocated KV cache (`HF_CACHE`, for speed on the
-    CPU); left-padded prompts of different lengths, sampled with one seed, give the same tokens either way."""
+    """DELTA-mini decodes with a preallocated KV cache (`cache="static"`, for speed on the CPU); left-padded
+    prompts of different lengths, sampled with one seed, give the same tokens as with the default cache."""
     import delta_core.sampling as S
 
     config = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=12, batch_size=8)
@@ -237,12 +237,20 @@ def test_the_static_cache_draws_the_same_samples_as_the_default_one(tiny, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tiny.model, "generate", spy)
-    static = S.generate_completions(tiny.model, tiny.tokenizer, prompts, 2, config, seed=11)
+    static = S.generate_completions(tiny.model, tiny.tokenizer, prompts, 2, config, seed=11, cache="static")
     assert seen and set(seen) == {"static"}
-    monkeypatch.setattr(S, "HF_CACHE", None)  # transformers' default cache
+    seen.clear()
     default = S.generate_completions(tiny.model, tiny.tokenizer, prompts, 2, config, seed=11)
+    assert seen and set(seen) == {None}  # transformers' default cache
     assert all(g.token_ids for gens in static for g in gens)
     assert [[g.token_ids for g in gens] for gens in static] == [[g.token_ids for g in gens] for gens in default]
+
+
+def test_an_unknown_kv_cache_is_a_clear_error(tiny):
+    from delta_core.sampling import generate_completions
+
+    with pytest.raises(ValueError, match="cache='dynamic2'"):
+        generate_completions(tiny.model, tiny.tokenizer, ["a"], 1, SamplingConfig(max_new_tokens=2), cache="dynamic2")
 
 
 def test_score_samples_counts_a_full_pass_only_when_every_test_passes():

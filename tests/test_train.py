@@ -376,9 +376,18 @@ def test_curriculum_orders_training_data_by_level():
     assert T.run._grpo_args(cfg(), True).shuffle_dataset is True
 
 
-def test_cpu_rollouts_decode_with_the_static_cache():
-    # TRL's CPU rollouts otherwise use transformers' default cache, which copies itself at every token
-    assert T.run._grpo_args(cfg(), True).cache_implementation == "static"
+def test_the_rollouts_kv_cache_is_a_setting_delta_mini_sets_and_smollm2_does_not():
+    # TRL's CPU rollouts use transformers' default cache unless told; DELTA-mini's tiny Llama decodes ~1.4x
+    # faster with a preallocated one, SmolLM2 3x slower (benchmarks/generation_cache.py)
+    from delta_core.experiments import smollm_sft
+    from delta_core.experiments.delta_mini import MiniExperiment, rl_config
+
+    assert T.run._grpo_args(cfg(), True).cache_implementation is None
+    mini = rl_config(MiniExperiment(), model="x")
+    assert mini.generation_cache == "static" and T.run._grpo_args(mini, True).cache_implementation == "static"
+    assert smollm_sft.grpo_config(smollm_sft.SmolSFTExperiment(), MiniExperiment(), model="x").generation_cache is None
+    with pytest.raises(T.ConfigError, match="generation_cache"):
+        cfg(generation_cache="dynamic2")
 
 
 # ---------------------------------------------------------------- real runs

@@ -224,6 +224,9 @@ def rl_config(exp: MiniExperiment, **overrides: Any):
         eval_steps=exp.eval_steps,
         eval_k=exp.eval_k,
         eval_batch_size=256,
+        # decoding this 2M-parameter model is mostly copying transformers' default KV cache: preallocate it
+        # (same samples; benchmarks/generation_cache.py)
+        generation_cache="static",
         save_steps=max(exp.eval_steps, 10),
         save_total_limit=1,
         replay=exp.replay,
@@ -352,7 +355,7 @@ def evaluate_model(model_dir: str | os.PathLike, problems: Sequence[Any], k: int
     rows = problems if problems and isinstance(problems[0], dict) else problem_rows(problems, "compact")
     criteria = [p["criteria"] if isinstance(p, dict) else p.criteria for p in problems]
     return sample_and_score(loaded.model, loaded.tokenizer, rows, k, config.sampling(k), seed=seed,
-                            criteria=criteria, keep_examples=keep_examples)
+                            criteria=criteria, keep_examples=keep_examples, cache=config.generation_cache)
 
 
 def measure_base(exp: MiniExperiment, out: str | os.PathLike) -> dict[str, Any]:

@@ -226,8 +226,11 @@ def grpo_config(exp: SmolSFTExperiment, mini, **overrides: Any):
     sizes: its completion budget, sample batch and threads. Its `sampling()` is every sampler's here."""
     from .delta_mini import rl_config
 
+    # transformers' default KV cache: the preallocated one DELTA-mini's tiny model decodes faster with was 3x
+    # slower for SmolLM2 on this CPU (benchmarks/generation_cache.py --model smollm2)
     values = dict(model=exp.model, max_completion_length=exp.max_completion_length,
-                  eval_batch_size=exp.sample_batch_size, cpu_threads=exp.cpu_threads, lora_rank=exp.grpo_lora_rank)
+                  eval_batch_size=exp.sample_batch_size, cpu_threads=exp.cpu_threads, lora_rank=exp.grpo_lora_rank,
+                  generation_cache=None)
     values.update(overrides)
     return rl_config(mini, **values)
 

@@ -153,7 +153,8 @@ def evaluate_pass_at_k(model, tokenizer, dataset, config: TrainConfig, seed: int
         return {"n_problems": 0}
     rows = list(dataset)[: config.eval_max_problems]
     k = config.eval_k
-    scored = sample_and_score(model, tokenizer, rows, k, config.sampling(k), seed=config.seed * 100_003 + seed)
+    scored = sample_and_score(model, tokenizer, rows, k, config.sampling(k), seed=config.seed * 100_003 + seed,
+                              cache=config.generation_cache)
     result = {"n_problems": scored["n_problems"], "k": k, "eval_dense_mean": scored["dense_mean"]}
     result.update({key: value for key, value in scored.items() if key.startswith("pass@")})
     return result

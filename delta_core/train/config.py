@@ -108,6 +108,9 @@ class TrainConfig:
     eval_k: int = 8  # samples per held-out problem (pass@1 and pass@k are estimated from them)
     eval_batch_size: int = 64  # sequences generated together during evaluation
     eval_max_problems: int | None = None  # cap on held-out problems evaluated (None = all)
+    # KV cache of the CPU rollouts, feedback continuations and evaluation: None = transformers' default,
+    # "static" = preallocated (same samples; faster for tiny models, slower for SmolLM2: sampling.KV_CACHES)
+    generation_cache: str | None = None
     save_steps: int = PAPER["save_steps"]  # checkpoint every this many steps
     save_total_limit: int | None = 2
     save_final: bool = True  # write the final model (or adapter) to <output_dir>/final
@@ -191,6 +194,8 @@ class TrainConfig:
         for name in ("max_completion_length", "max_steps", "save_steps", "eval_k", "eval_batch_size"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
+        if self.generation_cache not in (None, "static"):
+            bad("generation_cache", "choose null (transformers' default KV cache) or 'static' (preallocated)")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             bad("cpu_threads", "must be >= 1, or null for torch's default")
         if self.eval_steps < 0:

@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..rewards import extract_program, ground_truth_tests, judge_in_process
-from ..sampling import HF_CACHE
 from .config import TrainConfig
 
 __all__ = ["feedback_text", "FeedbackRollout", "score_final_turn"]
@@ -101,6 +100,7 @@ class FeedbackRollout:
         # and every continuation. Its seed is unused: samples come from the global torch RNG, as TRL's
         # own rollouts do, so that successive steps draw different samples.
         self.sampling = config.sampling(1)
+        self.cache = {} if config.generation_cache is None else {"cache_implementation": config.generation_cache}
 
     def sample(self, trainer: Any, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
         """One continuation of each token sequence, cut after its first end-of-turn token (TRL's rule)."""
@@ -111,7 +111,7 @@ class FeedbackRollout:
         pad_id = trainer.processing_class.pad_token_id
         eos_ids = list(trainer.eos_token_ids)
         settings = dict(max_new_tokens=self.sampling.max_new_tokens, eos_token_id=eos_ids, pad_token_id=pad_id,
-                        cache_implementation=HF_CACHE, **self.sampling.generate_kwargs())
+                        **self.cache, **self.sampling.generate_kwargs())
         width = max(len(s) for s in sequences)
         device = trainer.accelerator.device
         input_ids = torch.tensor([[pad_id] * (width - len(s)) + list(s) for s in sequences], device=device)

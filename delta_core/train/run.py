@@ -14,7 +14,6 @@ from typing import Any
 from ..artifacts import read_json, read_jsonl, write_json
 from ..rewards import make_reward
 from ..rewards.functions import Scorer
-from ..sampling import HF_CACHE
 from .config import BackendUnavailableError, ConfigError, TrainConfig
 from .data import build_datasets
 from .replay import ReplayBuffer
@@ -131,7 +130,7 @@ def _grpo_args(config: TrainConfig, has_eval: bool):
         extra.update(use_vllm=config.use_vllm, vllm_mode="colocate", vllm_gpu_memory_utilization=config.gpu_memory_utilization,
                      bf16=True)
     else:
-        extra.update(use_cpu=True, bf16=False, cache_implementation=HF_CACHE)
+        extra.update(use_cpu=True, bf16=False, cache_implementation=config.generation_cache)
     return GRPOConfig(
         output_dir=config.output_dir,
         learning_rate=config.learning_rate,
