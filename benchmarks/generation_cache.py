@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     from delta_core.models import ModelUnavailableError, load_model
 
     torch.set_num_threads(args.threads)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"machine: {platform.processor() or platform.machine()}, torch threads {args.threads}, python "
           f"{platform.python_version()}, commit {commit}; model {args.model}; {args.new_tokens} new tokens")
     try:
