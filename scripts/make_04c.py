@@ -179,10 +179,42 @@ recipe_report.plot_curves(evals, ["rule", "replay"], ax=axes[0], steps=settings.
 recipe_report.plot_curves(evals, ["rule", "feedback"], ax=axes[1], steps=settings.steps, grok=recipe.CRITERIA["grok_level"], title="feedback (C7)")
 plt.show()
 tricks = {arm: {f"seed {seed}": {k: s[k] for k in ("grok_step", "final", "regressions", "replayed_samples",
-                                                     "feedback_samples", "feedback_fixed", "feedback_ignored")}
+                                                     "feedback_samples", "feedback_fixed", "feedback_ignored",
+                                                     "feedback_valid")}
                 for seed, s in summary["runs"].get(arm, {}).items()} for arm in ("rule", "replay", "feedback")}
 table = pd.DataFrame([{"arm": arm, "seed": seed, **v} for arm, seeds in tricks.items() for seed, v in seeds.items()])
 display(table.set_index(["arm", "seed"]).round(3) if len(table) else Markdown("*No run of these arms has finished yet.*"))
+"""),
+    md("""
+The feedback columns count samples over a run: how many heard the judge, and of those how many passed
+after it (*fixed*), wrote their program again (*ignored*), or wrote a program that parses at all
+(*valid*; not logged in the first piece of seed 0's run). What does the model write after the feedback?
+A probe outside training, on the base every arm starts from (`feedback.probe_feedback`: a few first turns
+per control problem with the rollouts' sampler; the failed ones that ended hear the judge and write one
+more turn), computed here in seconds:
+"""),
+    code("""
+from delta_core.experiments.delta_mini import MiniExperiment, rl_config
+from delta_core.experiments.delta_mini_pilots import control_split
+from delta_core.models import load_model
+from delta_core.train import problem_rows
+from delta_core.train.feedback import probe_feedback
+
+mini_exp = MiniExperiment.from_dict(read_json(MINI / "experiment.json"))
+base = load_model(str(MINI / "base"))
+probe = probe_feedback(base.model, base.tokenizer, problem_rows(control_split(mini_exp)[0][:16], "compact"),
+                       rl_config(mini_exp, model="base", feedback_max_iterations=1), samples=4)
+display(pd.Series({k: v for k, v in probe.items() if k != "example"}, name="base").to_frame().round(3))
+if probe["example"]:
+    ex = probe["example"]
+    print("A failed first turn, the feedback it heard, and the second turn:\\n")
+    print(ex["first_turn"].strip(), "\\n--- feedback" + ex["feedback"].rstrip(), "\\n--- second turn\\n" + ex["second_turn"].strip())
+    display(Markdown(
+        f"Of {probe['given_feedback']} second turns, {probe['second_valid']:.0%} hold a program that parses and "
+        f"{probe['fixed']:.0%} pass: the base was never shown a judge's reply in its supervised data, so after one it "
+        + ("writes fragments, not a program that parses. The feedback arm therefore asks whether RL can teach the model to use "
+           "feedback it cannot read yet, a harder form of the paper's common failure (a model that ignores it)."
+           if probe["second_valid"] < 0.1 else "mostly writes a program again.")))
 """),
     md("""
 ## 5. The curriculum (C8)

@@ -128,7 +128,7 @@ def test_only_a_failed_program_that_ended_gets_feedback_and_the_feedback_is_mask
     assert out["final_turn"] == [ACCEPT_R, ACCEPT_R, ACCEPT_ALL]  # what the reward judges
     metrics = trainer._metrics["train"]
     assert metrics["feedback_samples"] == [1.0] and metrics["feedback_fixed"] == [1.0]
-    assert metrics["feedback_ignored"] == [0.0]
+    assert metrics["feedback_ignored"] == [0.0] and metrics["feedback_valid"] == [1.0]
 
 
 def test_a_model_that_ignores_the_feedback_is_counted_and_rounds_stop_at_the_limit():
@@ -146,7 +146,7 @@ def test_a_model_that_ignores_the_feedback_is_counted_and_rounds_stop_at_the_lim
     assert out["completion_ids"][0] == wrong[:-1] + fed + wrong[:-1] + fed + wrong
     metrics = trainer._metrics["train"]
     assert metrics["feedback_samples"] == [2.0] and metrics["feedback_fixed"] == [0.0]
-    assert metrics["feedback_ignored"] == [1.0]
+    assert metrics["feedback_ignored"] == [1.0] and metrics["feedback_valid"] == [1.0]
     # nobody failed: no feedback, and the two shares are absent (null in metrics.jsonl), not 0
     right = tokenizer(ACCEPT_R, add_special_tokens=False)["input_ids"] + [eos]
     trainer = _fake_trainer(tokenizer, rows)
@@ -154,6 +154,21 @@ def test_a_model_that_ignores_the_feedback_is_counted_and_rounds_stop_at_the_lim
     assert out["completion_ids"] == [right, right] and out["env_mask"] == [[1] * len(right)] * 2
     assert trainer._metrics["train"]["feedback_samples"] == [0.0]
     assert "feedback_fixed" not in trainer._metrics["train"] and "feedback_ignored" not in trainer._metrics["train"]
+
+
+def test_a_second_turn_that_is_no_program_is_neither_fixed_nor_ignored_but_invalid():
+    # what DELTA-mini's base writes after feedback it has never seen: fragments of programs that do not parse
+    tokenizer = build_tokenizer()
+    eos = tokenizer.eos_token_id
+    wrong = tokenizer(ACCEPT_ALL, add_special_tokens=False)["input_ids"] + [eos]
+    garbage = tokenizer("PULLER_RB q2:\n    [R] q2\nEND", add_special_tokens=False)["input_ids"] + [eos]
+    prompts = [[{"role": "user", "content": "Write a Manufactoria DSL program."}]] * 2
+    rows = [{"prompt": p, "ground_truth": TESTS} for p in prompts]
+    trainer = _fake_trainer(tokenizer, rows)
+    ScriptedRollout(cfg(feedback_max_iterations=1), [[wrong, wrong], [garbage, wrong]])(prompts, trainer)
+    metrics = trainer._metrics["train"]
+    assert metrics["feedback_samples"] == [2.0] and metrics["feedback_fixed"] == [0.0]
+    assert metrics["feedback_ignored"] == [0.5] and metrics["feedback_valid"] == [0.5]
 
 
 def test_the_reward_judges_the_final_turn_only():
@@ -271,3 +286,35 @@ def test_a_two_step_run_logs_the_feedback_metrics(feedback_run):
         int((b["tool_mask"] * b["completion_mask"] == 0).logical_and(b["completion_mask"] == 1).any(dim=1).sum())
         for b in feedback_run.losses
     )  # what was logged is what TRL trained on
+
+
+def test_probe_feedback_counts_what_the_second_turn_did(monkeypatch):
+    """The chapter's probe of feedback outside training: first turns, feedback for the failed ones that
+    ended, second turns; the shares come from the judge (scripted turns stand in for the model)."""
+    tokenizer = build_tokenizer()
+    eos = tokenizer.eos_token_id
+
+    def ids(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    turns = [[ids(ACCEPT_ALL) + [eos], ids(ACCEPT_R) + [eos], ids(ACCEPT_ALL) + [eos], ids(ACCEPT_ALL)],
+             [ids(ACCEPT_R) + [eos], ids(ACCEPT_ALL) + [eos]]]
+    asked = []
+
+    def scripted(model, sequences, settings):
+        asked.append([list(s) for s in sequences])
+        return turns.pop(0)
+
+    monkeypatch.setattr(F, "continue_turns", scripted)
+    rows = [{"prompt": compact_prompt("Accept if the tape starts with R."), "ground_truth": TESTS}] * 2
+    out = F.probe_feedback(object.__new__(_Model), tokenizer, rows, cfg(feedback_max_iterations=1), samples=2)
+    assert out["first_turns"] == 4 and out["first_passed"] == 0.25 and out["first_valid"] == 1.0
+    assert out["given_feedback"] == 2  # the passing turn and the cut one hear nothing
+    assert len(asked[1]) == 2 and out["fixed"] == 0.5 and out["ignored"] == 0.5 and out["second_valid"] == 1.0
+    assert out["example"]["second_turn"].strip() == ACCEPT_R.strip()
+    assert "does not meet the criteria" in out["example"]["feedback"]
+
+
+class _Model:
+    def eval(self):
+        return self

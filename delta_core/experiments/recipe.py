@@ -283,10 +283,18 @@ def run_stats(records: Sequence[dict[str, Any]], steps: int) -> dict[str, Any]:
         "entropy_last10": _mean([r.get("entropy") for r in trains[-10:]]),
         "length_last10": _mean([r.get("completion_length") for r in trains[-10:]]),
         "replayed_samples": sum(r.get("replayed_samples") or 0 for r in trains),
+        # counts of samples over the run (the metric lines hold per-step shares of that step's feedback_samples);
+        # feedback_valid is None for runs logged before it was (feedback seed 0's first piece)
         "feedback_samples": sum(r["feedback_samples"] for r in feedback),
-        "feedback_fixed": sum(r.get("feedback_fixed") or 0 for r in feedback),
-        "feedback_ignored": sum(r.get("feedback_ignored") or 0 for r in feedback),
+        "feedback_fixed": _count(feedback, "feedback_fixed"),
+        "feedback_ignored": _count(feedback, "feedback_ignored"),
+        "feedback_valid": _count(feedback, "feedback_valid") if all("feedback_valid" in r for r in feedback) else None,
     }
+
+
+def _count(lines: Sequence[dict[str, Any]], share: str) -> int:
+    """Samples over the run from per-step shares of `feedback_samples` (a step with no feedback has none)."""
+    return round(sum((r.get(share) or 0) * r["feedback_samples"] for r in lines))
 
 
 def _grok_or_late(stats: dict[str, Any], steps: int) -> int:

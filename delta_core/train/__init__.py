@@ -33,9 +33,10 @@ Logged keys (`kind="train"` lines): `step`, `phase` ("dense"/"binary"), `reward_
 `clip_ratio` (`clip_low`, `clip_high`), `completion_length`, `truncated_frac`, `step_time` (s),
 `loss`, `learning_rate`, `step_skipped` (1 when no group had reward spread and no optimizer step was taken),
 `switch_step`, `switch_reason`, `distinct_programs`, `judge_seconds`, `replayed_samples`, `feedback_samples`
-(completions that got the judge's feedback; null when feedback is off), `feedback_fixed` and `feedback_ignored`
-(of those, the share whose final program passes every test, and the share that wrote the same program
-again; null when none got feedback), and `trl`: every key TRL logged that step.
+(completions that got the judge's feedback; null when feedback is off), `feedback_fixed`, `feedback_ignored`
+and `feedback_valid` (of those, the share whose final program passes every test, the share that wrote the
+same program again, and the share whose program after the feedback parses; null when none got feedback),
+and `trl`: every key TRL logged that step.
 """
 
 from __future__ import annotations

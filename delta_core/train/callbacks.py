@@ -141,6 +141,7 @@ class MetricsLogger(TrainerCallback):
                 "feedback_samples": _mean_of(logs, "feedback_samples"),
                 "feedback_fixed": _mean_of(logs, "feedback_fixed"),
                 "feedback_ignored": _mean_of(logs, "feedback_ignored"),
+                "feedback_valid": _mean_of(logs, "feedback_valid"),
                 "trl": {k: v for k, v in logs.items() if isinstance(v, (int, float, str)) or v is None},
             }
         )

@@ -21,8 +21,9 @@ here with `model.generate`, as TRL's own CPU path draws them. TRL does not pass 
 so the trainer (`run.py`) keeps the batch's rows in `trainer.rollout_inputs` for the judge's tests.
 
 Logged per step (through TRL's metrics, into `metrics.jsonl`): `feedback_samples` (completions that got
-feedback), and, of those, `feedback_fixed` (share whose final program passes every test) and
-`feedback_ignored` (share whose program after the feedback is the one before it).
+feedback), and, of those, `feedback_fixed` (share whose final program passes every test),
+`feedback_ignored` (share whose program after the feedback is the one before it) and `feedback_valid`
+(share whose program after the feedback parses: `probe_feedback` shows what the others wrote).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 from ..rewards import extract_program, ground_truth_tests, judge_in_process
 from .config import TrainConfig
 
-__all__ = ["feedback_text", "FeedbackRollout", "score_final_turn"]
+__all__ = ["feedback_text", "FeedbackRollout", "continue_turns", "probe_feedback", "score_final_turn"]
 
 FIX_REQUEST = "Write a program that meets the criteria."
 
@@ -87,6 +88,71 @@ def _program(text: str) -> str:
     return extract_program(text).strip()
 
 
+def continue_turns(model: Any, sequences: Sequence[Sequence[int]], settings: dict[str, Any]) -> list[list[int]]:
+    """One continuation of each token sequence (left-padded into one batch) with `model.generate` and
+    `settings` (`FeedbackRollout.settings`), each cut after its first end-of-turn token (TRL's rule)."""
+    import torch
+    from transformers import GenerationConfig
+
+    pad_id, eos_ids = settings["pad_token_id"], settings["eos_token_id"]
+    width = max(len(s) for s in sequences)
+    device = model.device
+    input_ids = torch.tensor([[pad_id] * (width - len(s)) + list(s) for s in sequences], device=device)
+    attention_mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=device)
+    generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                               generation_config=GenerationConfig(**settings))
+    turns = []
+    for row in generated[:, width:].tolist():  # (B, new tokens), right-padded
+        stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
+        turns.append(row if stop is None else row[: stop + 1])
+    return turns
+
+
+def probe_feedback(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], config: TrainConfig,
+                   samples: int = 4, seed: int = 0) -> dict[str, Any]:
+    """What a model does with the judge's feedback, outside training: `samples` first turns per row (the
+    rollouts' sampler), and for each failed one that ended, the feedback and one more turn, as
+    `FeedbackRollout` would. Returns the shares of first and second turns whose program parses, of
+    second turns that pass (`fixed`) and that repeat the first program (`ignored`), and one example."""
+    import torch
+
+    eos_ids = [tokenizer.eos_token_id]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    rollout = FeedbackRollout(config)
+    settings = rollout.settings(pad_id, eos_ids)
+    prompts, tests = [], []
+    for row in rows:
+        messages = row["prompt"] if not isinstance(row["prompt"], str) else [{"role": "user", "content": row["prompt"]}]
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+        prompts += [list(ids["input_ids"])] * samples
+        tests += [ground_truth_tests(row["ground_truth"])] * samples
+    model.eval()
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(seed)
+        first = continue_turns(model, prompts, settings)
+        texts = [tokenizer.decode(t, skip_special_tokens=True) for t in first]
+        verdicts = judge_in_process([(extract_program(t), tests[i]) for i, t in enumerate(texts)])
+        failed = [i for i, t in enumerate(first) if t and t[-1] in eos_ids and not verdicts[i]["all_passed"]]
+        feedback = {i: feedback_text(verdicts[i]) for i in failed}
+        fed = {i: tokenizer(feedback[i], add_special_tokens=False)["input_ids"] for i in failed}
+        second = continue_turns(model, [prompts[i] + first[i][:-1] + fed[i] for i in failed], settings) if failed else []
+    again = [tokenizer.decode(t, skip_special_tokens=True) for t in second]
+    judged = judge_in_process([(extract_program(t), tests[i]) for i, t in zip(failed, again)])
+    n = len(failed)
+    share = (lambda k: k / n) if n else (lambda k: None)
+    return {
+        "first_turns": len(first),
+        "first_valid": sum(bool(v["valid"]) for v in verdicts) / len(first),
+        "first_passed": sum(bool(v["all_passed"]) for v in verdicts) / len(first),
+        "given_feedback": n,
+        "second_valid": share(sum(bool(v["valid"]) for v in judged)),
+        "fixed": share(sum(bool(v["all_passed"]) for v in judged)),
+        "ignored": share(sum(_program(t) == _program(texts[i]) for i, t in zip(failed, again))),
+        "example": None if not n else {"first_turn": texts[failed[0]], "feedback": feedback[failed[0]],
+                                       "second_turn": again[0]},
+    }
+
+
 class FeedbackRollout:
     """TRL's `rollout_func`: the rollouts, with feedback for failed programs (see the module docstring).
 
@@ -102,31 +168,22 @@ class FeedbackRollout:
         self.sampling = config.sampling(1)
         self.cache = {} if config.generation_cache is None else {"cache_implementation": config.generation_cache}
 
+    def settings(self, pad_id: int, eos_ids: Sequence[int]) -> dict[str, Any]:
+        """`model.generate`'s arguments for a turn: the rollouts' sampler, the run's KV cache."""
+        return dict(max_new_tokens=self.sampling.max_new_tokens, eos_token_id=list(eos_ids), pad_token_id=pad_id,
+                    **self.cache, **self.sampling.generate_kwargs())
+
     def sample(self, trainer: Any, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
         """One continuation of each token sequence, cut after its first end-of-turn token (TRL's rule)."""
         import torch
-        from transformers import GenerationConfig
         from trl.models import unwrap_model_for_generation
 
-        pad_id = trainer.processing_class.pad_token_id
-        eos_ids = list(trainer.eos_token_ids)
-        settings = dict(max_new_tokens=self.sampling.max_new_tokens, eos_token_id=eos_ids, pad_token_id=pad_id,
-                        **self.cache, **self.sampling.generate_kwargs())
-        width = max(len(s) for s in sequences)
-        device = trainer.accelerator.device
-        input_ids = torch.tensor([[pad_id] * (width - len(s)) + list(s) for s in sequences], device=device)
-        attention_mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=device)
+        settings = self.settings(trainer.processing_class.pad_token_id, trainer.eos_token_ids)
         # `generation_kwargs` also overrides the model's own generation_config while it generates, as TRL
         # does, so that no default of the checkpoint (e.g. top_k=50) slips in.
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                          generation_kwargs=settings) as model, torch.no_grad():
-            generated = model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                       generation_config=GenerationConfig(**settings))
-        turns = []
-        for row in generated[:, width:].tolist():  # (B, new tokens), right-padded
-            stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
-            turns.append(row if stop is None else row[: stop + 1])
-        return turns
+            return continue_turns(model, sequences, settings)
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         tokenizer = trainer.processing_class
@@ -179,6 +236,8 @@ class FeedbackRollout:
         helped = list(before)
         verdicts = judge_in_process([(extract_program(final_turn[i]), tests[i]) for i in helped])
         metrics["feedback_fixed"].append(sum(bool(v["all_passed"]) for v in verdicts) / len(helped))
+        # a second turn that is no program at all is a third outcome, neither fixed nor ignored
+        metrics["feedback_valid"].append(sum(bool(v["valid"]) for v in verdicts) / len(helped))
         metrics["feedback_ignored"].append(sum(_program(final_turn[i]) == before[i] for i in helped) / len(helped))
 
 
