@@ -7,8 +7,10 @@
 #   nohup nice -n 19 scripts/run_queue.sh b > runs/queue_b.log 2>&1 &
 #
 # Items: mini:ARM:SEED (DELTA-mini v2's arms), control:ARM:SEED (its positive control at the arms' lr),
-# recipe:ARM:SEED (chapter 4c), an arm's three seeds in a row so that each claim's runs land together
-# (but feedback's third seed on the other queue: a feedback step costs ~5 plain ones, and this balances them);
+# recipe:ARM:SEED (chapter 4c), an arm's three seeds in a row so that each claim's runs land together;
+# a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
+# about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
+# new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
 # then issue 21's CPU runs of SmolLM2 (smol:sft, which ever queue gets there first makes while the other
 # waits on the lock, then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
@@ -17,19 +19,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   a) items="mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
-            recipe:replay:0 recipe:replay:1 recipe:replay:2
-            recipe:curriculum_aligned:0 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
-            recipe:switch_30:0 recipe:switch_30:1 recipe:switch_30:2
-            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
-            recipe:feedback:2
+            recipe:replay:0 recipe:replay:1 recipe:replay:2 recipe:curriculum_aligned:0 recipe:switch_30:0
+            recipe:feedback:0 recipe:feedback:1 recipe:feedback:2
             recipe:long:0 recipe:long:1 recipe:long:2
             smol:sft smol:measure:0/2 smol:precondition:0/2" ;;
   b) items="mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
-            recipe:feedback:0 recipe:feedback:1
-            recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
+            recipe:switch_30:1 recipe:switch_30:2 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
             recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2
             recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2
+            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
+            recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
             smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
   *) echo "usage: scripts/run_queue.sh a|b   (one queue per core)" >&2; exit 2 ;;
 esac

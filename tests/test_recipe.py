@@ -145,7 +145,7 @@ def test_real_runs_a_curriculum_and_a_run_continued_past_its_budget(tiny_mini, t
     recipe = R.RecipeExperiment(mini=str(tiny_mini), mini_work=str(tmp_path / "mini_work"), steps=4, bridge_steps=2,
                                 long_steps=6, seeds=[0])
     out, work = tmp_path / "out", tmp_path / "work"
-    with pytest.raises(FileNotFoundError, match="the rule's finished run .* is not there"):
+    with pytest.raises(FileNotFoundError, match="the rule's finished run is not there"):
         R.run_arm(recipe, out, "long", 0, work, progress=False)
     rule = R.run_arm(recipe, out, "rule", 0, work, progress=False)
     long = R.run_arm(recipe, out, "long", 0, work, progress=False)
@@ -158,6 +158,22 @@ def test_real_runs_a_curriculum_and_a_run_continued_past_its_budget(tiny_mini, t
     summary = R.summarize(recipe, out)
     assert summary["progress"] == {"rule": {0: 4}, "curriculum_aligned": {0: 4}, "long": {0: 6}}
     assert read_jsonl(out / "runs" / "long_s0" / "metrics.jsonl")[-1]["step"] == 6
+    assert summary["long"]["0"]["replays_rule"] is True
+    # a new checkout has the rule's committed metrics but not its checkpoints: the long run is trained again
+    # from step 0, and it is the same run (same seed, constant lr)
+    shutil.rmtree(tmp_path / "mini_work")
+    shutil.rmtree(out / "runs" / "long_s0")
+    again = R.run_arm(recipe, out, "long", 0, tmp_path / "work2", progress=False)
+    assert [r["step"] for r in again if r["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
+    assert R.summarize(recipe, out)["long"]["0"]["replays_rule"] is True
+
+
+def test_replays_compares_rewards_loss_and_entropy_not_timings():
+    rule = [{"kind": "train", "step": 1, "dense_mean": 0.5, "binary_mean": 0.0, "loss": 0.1, "entropy": 0.3, "step_time": 9.0}]
+    same = [{**rule[0], "step_time": 3.0}, {**rule[0], "step": 2, "binary_mean": 0.5}]
+    assert R.replays(same, rule) is True
+    assert R.replays([{**rule[0], "loss": 0.2}], rule) is False
+    assert R.replays(same, None) is None
 
 
 def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):

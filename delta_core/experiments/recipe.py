@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import shutil
 import sys
@@ -191,13 +192,20 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
         from ..train import last_checkpoint
 
         if last_checkpoint(target) is None:
-            if last_checkpoint(source) is None or not (_pilot_dir(mini, exp, spec["continue"], seed) / "done.json").exists():
-                raise FileNotFoundError(f"arm 'long', seed {seed}: the rule's finished run {source} is not there; run "
+            if not (_pilot_dir(mini, exp, spec["continue"], seed) / "done.json").exists():
+                raise FileNotFoundError(f"arm 'long', seed {seed}: the rule's finished run is not there; run "
                                         f"`python -m delta_core.experiments.recipe run {out} rule --seed {seed}` first")
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            shutil.copytree(last_checkpoint(source), target / Path(last_checkpoint(source)).name)
-            shutil.copyfile(source / "metrics.jsonl", target / "metrics.jsonl")
+            if last_checkpoint(source) is not None:
+                shutil.rmtree(target, ignore_errors=True)
+                target.mkdir(parents=True)
+                shutil.copytree(last_checkpoint(source), target / Path(last_checkpoint(source)).name)
+                shutil.copyfile(source / "metrics.jsonl", target / "metrics.jsonl")
+            elif progress:
+                # checkpoints are not committed: in a new checkout the rule's run is trained again from its
+                # start, which under a constant lr and the same seed is the same run (the summary's
+                # `replays_rule` says whether its first steps match the committed ones)
+                print(f"arm 'long', seed {seed}: {source} has no checkpoint here; training the rule's run again "
+                      f"from step 0 to {recipe.long_steps}", flush=True)
         return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                              max_steps=recipe.long_steps, **rule, **common)
     if "bridge" in spec:
@@ -299,6 +307,21 @@ def _count(lines: Sequence[dict[str, Any]], share: str) -> int:
 
 def _grok_or_late(stats: dict[str, Any], steps: int) -> int:
     return stats["grok_step"] if stats["grok_step"] is not None else steps + CRITERIA["earlier_by"]
+
+
+def replays(records: Sequence[dict[str, Any]], rule: Sequence[dict[str, Any]] | None) -> bool | None:
+    """Whether a long run's training lines agree with the rule's committed run on every step they share (the
+    rewards, loss and entropy, not the timings): true when the long run continued the rule's own checkpoint,
+    and the check that a long run trained again from step 0 in a new checkout is the same run. None when
+    there is no rule run to compare."""
+    keys = ("dense_mean", "binary_mean", "loss", "entropy")
+    ours = {r["step"]: r for r in records if r.get("kind") == "train"}
+    theirs = {r["step"]: r for r in rule or () if r.get("kind") == "train"}
+    shared = sorted(ours.keys() & theirs.keys())
+    if not shared:
+        return None
+    return all(math.isclose(ours[s].get(k) or 0.0, theirs[s].get(k) or 0.0, rel_tol=1e-6, abs_tol=1e-9)
+               for s in shared for k in keys)
 
 
 def collapse(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -478,7 +501,7 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
             if records is None:
                 continue
             if arm == "long":
-                long_runs[seed] = collapse(records)
+                long_runs[seed] = {**collapse(records), "replays_rule": replays(records, arm_metrics(recipe, out, "rule", seed))}
                 progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
                 continue
             one = run_stats(records, recipe.steps)
