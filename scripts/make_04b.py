@@ -435,6 +435,8 @@ if len(v2_trains) and pre is not None and summary is not None:
 def main() -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = CELLS
+    for i, cell in enumerate(nb.cells):  # stable ids: a regenerated notebook differs only where its text does
+        cell.id = f"cell-{i:02d}"
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}}
     path = ROOT / "notebooks" / "04b_delta_mini.ipynb"

@@ -249,8 +249,11 @@ if "per_seed" in c10:
     md("""
 ## 7. Past convergence (C15)
 
-The switch rule's runs, continued from their last checkpoint to more than twice the budget (the dashed
-line): does the training full-pass rate hold, and what do entropy and output length do?
+The switch rule's runs, continued to more than twice the budget (the dashed line): does the training
+full-pass rate hold, and what do entropy and output length do? A run continues the rule's last
+checkpoint where this checkout has it; checkpoints are not committed, so elsewhere it trains the rule's
+run again from step 0 (same seed, constant learning rate: the same run). The column `replays_rule` checks
+that: its first steps' rewards, loss and entropy against the committed rule run.
 """),
     code("""
 recipe_report.plot_long(trains, evals, settings.steps)
@@ -290,6 +293,8 @@ display(Markdown("\\n".join(lines)))
 def main() -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = CELLS
+    for i, cell in enumerate(nb.cells):  # stable ids: a regenerated notebook differs only where its text does
+        cell.id = f"cell-{i:02d}"
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}}
     path = ROOT / "notebooks" / "04c_recipe.ipynb"
