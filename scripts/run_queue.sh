@@ -11,8 +11,9 @@
 # a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
 # about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
 # new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
-# then issue 21's CPU runs of SmolLM2 (smol:sft, which ever queue gets there first makes while the other
-# waits on the lock, then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
+# then issue 21's CPU runs of SmolLM2 (smol:measure-raw, the raw model's measurements, on queue b while
+# queue a makes smol:sft (whichever queue gets there first makes it while the other waits on the lock),
+# then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
 # and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail
@@ -30,7 +31,7 @@ case "${1:-}" in
             recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
             recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
-            smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
+            smol:measure-raw:0/1 smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
   *) echo "usage: scripts/run_queue.sh a|b   (one queue per core)" >&2; exit 2 ;;
 esac
 MINI=book/results/delta_mini_v2
@@ -45,11 +46,15 @@ for item in $items; do
     control) .venv/bin/python -m delta_core.experiments.delta_mini_pilots control "$MINI" --arm "$arm" --seed "$seed" \
                --learning-rate "$(.venv/bin/python -c "import json; print(json.load(open('$MINI/experiment.json'))['learning_rate'])")" ;;
     recipe) .venv/bin/python -m delta_core.experiments.recipe run book/results/recipe "$arm" --seed "$seed" ;;
-    smol) mkdir -p runs
+    smol) mkdir -p runs "$SMOL"
+          # the measurement records (small JSON lines) go under $SMOL/records, committed at a session's end,
+          # so measurements that outlast a session go on in the next checkout; the SFT checkpoints stay in runs/
           if [ "$arm" = sft ]; then  # the second queue to get here waits for the first's SFT, then finds it made
             flock runs/smollm_sft.lock .venv/bin/python -m delta_core.experiments.smollm_sft sft "$SMOL"
+          elif [ "$arm" = measure-raw ]; then  # the raw model needs no adapter: measured while the SFT runs
+            .venv/bin/python -m delta_core.experiments.smollm_sft measure "$SMOL" --models raw --shard "$seed" --work "$SMOL/records"
           else
-            .venv/bin/python -m delta_core.experiments.smollm_sft "$arm" "$SMOL" --shard "$seed"
+            .venv/bin/python -m delta_core.experiments.smollm_sft "$arm" "$SMOL" --shard "$seed" --work "$SMOL/records"
           fi ;;
   esac
 done
