@@ -171,7 +171,9 @@ Replay puts up to three of a prompt's most recent successful programs back into 
 returns (in place of failed samples); feedback gives a failed program the judge's failing tapes and lets
 the model continue once, the feedback tokens masked out of the loss. Both against the plain run
 (the switch rule). The paper ran feedback *with* replay; here they are separate arms, so each effect is
-its own (the trainer refuses the combination: a replayed trace would need its feedback mask).
+its own (the trainer refuses the combination: a replayed trace would need its feedback mask). A feedback
+step trains on completions ~1.7× as long, so its loss is computed in four micro-batches (the same
+gradient and one optimizer step per generation batch, at half the CPU time; `recipe.ARMS`).
 """),
     code("""
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6), sharey=True)

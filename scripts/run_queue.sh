@@ -19,28 +19,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
+  # each session starts with the feedback runs (~2.2 h), one a queue, so that they end before it does
   a) items="mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
             recipe:replay:0 recipe:replay:1 recipe:replay:2 recipe:curriculum_aligned:0 recipe:switch_30:0
-            recipe:feedback:0 recipe:feedback:1 recipe:feedback:2
-            recipe:long:0 recipe:long:1 recipe:long:2
+            recipe:feedback:0 recipe:feedback:2
+            recipe:long:0 recipe:long:2
+            recipe:curriculum_misaligned:2 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:0
+            recipe:switch_dense:2 recipe:switch_dense:1 recipe:switch_dense:0
             smol:sft smol:measure:0/2 smol:precondition:0/2" ;;
   b) items="mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
+            recipe:feedback:1 recipe:long:1
             recipe:switch_30:1 recipe:switch_30:2 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
             recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2
             recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
             recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
             smol:measure-raw:0/1 smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
-  *) echo "usage: scripts/run_queue.sh a|b   (one queue per core)" >&2; exit 2 ;;
+  *) echo "usage: scripts/run_queue.sh a|b [ITEM ...]   (one queue per core; ITEMs replace the queue's list)" >&2; exit 2 ;;
 esac
+[ $# -gt 1 ] && items="${*:2}"
 MINI=book/results/delta_mini_v2
 SMOL=book/results/smollm_sft
-for item in $items; do
-  IFS=: read -r kind arm seed <<< "$item"
-  echo "== $(date -u +%FT%TZ) $item"
+mkdir -p runs/locks
+run_item() {
   case "$kind" in
-    mini) [ -f "$MINI/runs/${arm}_s${seed}/after.json" ] && { echo "finished already"; continue; }
+    mini) [ -f "$MINI/runs/${arm}_s${seed}/after.json" ] && { echo "finished already"; return 0; }
           .venv/bin/python -m delta_core.experiments.delta_mini arms --out "$MINI" --work runs/delta_mini_v2 \
             --set "seeds=[$seed]" --set "arms=[\"$arm\"]" ;;
     control) .venv/bin/python -m delta_core.experiments.delta_mini_pilots control "$MINI" --arm "$arm" --seed "$seed" \
@@ -57,4 +61,12 @@ for item in $items; do
             .venv/bin/python -m delta_core.experiments.smollm_sft "$arm" "$SMOL" --shard "$seed" --work "$SMOL/records"
           fi ;;
   esac
+}
+for item in $items; do
+  IFS=: read -r kind arm seed <<< "$item"
+  echo "== $(date -u +%FT%TZ) $item"
+  if [ "$item" = smol:sft ]; then run_item; continue; fi  # waits on its own lock (above)
+  # an item the other queue is running now is skipped here, not run twice at once
+  set +e; ( flock -n 9 || exit 75; run_item ) 9> "runs/locks/${item//[:\/]/_}.lock"; rc=$?; set -e
+  if [ "$rc" = 75 ]; then echo "running in the other queue: skipped"; elif [ "$rc" != 0 ]; then exit "$rc"; fi
 done

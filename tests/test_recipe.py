@@ -185,3 +185,14 @@ def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):
     write_json(tmp_path / "recipe.json", {"mini": str(tmp_path / "none")})
     assert_one_line_error(module("delta_core.experiments.recipe", "summary", str(tmp_path)),
                           "python -m delta_core.experiments.recipe", "needs experiment.json and base/")
+
+
+def test_the_feedback_arm_trains_its_loss_in_micro_batches_with_one_optimizer_step_a_generation(tiny_mini, tmp_path):
+    recipe = R.RecipeExperiment(mini=str(tiny_mini), mini_work=str(tmp_path / "mini_work"), steps=2, bridge_steps=1,
+                                long_steps=3, seeds=[0])
+    lines = R.run_arm(recipe, tmp_path / "out", "feedback", 0, tmp_path / "work", progress=False)
+    config = read_json(tmp_path / "work" / "feedback_s0" / "train_config.json")
+    completions = config["generation_batch_size"]
+    assert config["per_device_train_batch_size"] * R.ARMS["feedback"]["loss_micro_batches"] == completions
+    assert [r["step"] for r in lines if r["kind"] == "train"] == [1, 2]  # optimizer steps, not micro-batches
+    assert all(r.get("feedback_samples") is not None for r in lines if r["kind"] == "train")
