@@ -8,10 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 MINI=book/results/delta_mini_v2
-$py -m delta_core.experiments.delta_mini snapshot --out "$MINI" --work runs/delta_mini_v2
-$py -m delta_core.experiments.delta_mini summary --out "$MINI" > /dev/null
-$py -m delta_core.experiments.delta_mini_pilots report "$MINI" > /dev/null
-$py -m delta_core.experiments.delta_mini_verdict "$MINI" | tail -n 1
+# DELTA-mini v2's runs are all committed: without their work folder here there is nothing new to copy,
+# and recomputing its reports would only add provenance lines
+if [ -d runs/delta_mini_v2 ]; then
+  $py -m delta_core.experiments.delta_mini snapshot --out "$MINI" --work runs/delta_mini_v2
+  $py -m delta_core.experiments.delta_mini summary --out "$MINI" > /dev/null
+  $py -m delta_core.experiments.delta_mini_pilots report "$MINI" > /dev/null
+  $py -m delta_core.experiments.delta_mini_verdict "$MINI" | tail -n 1
+fi
 $py -m delta_core.experiments.recipe summary book/results/recipe | tail -n 3
 $py - <<'PY'
 from delta_core.experiments.fidelity import evaluate_claims, to_html, to_markdown
