@@ -6,6 +6,8 @@
 #   nohup nice -n 19 scripts/run_queue.sh a > runs/queue_a.log 2>&1 &
 #   nohup nice -n 19 scripts/run_queue.sh b > runs/queue_b.log 2>&1 &
 #
+# (scripts/start_queues.sh does both, after `make install` when .venv is absent.)
+#
 # Items: mini:ARM:SEED (DELTA-mini v2's arms), control:ARM:SEED (its positive control at the arms' lr),
 # recipe:ARM:SEED (chapter 4c), an arm's three seeds in a row so that each claim's runs land together;
 # a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
