@@ -226,9 +226,9 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
         return resumable_run(exp, mini, name, work, data, progress, max_steps=recipe.steps, schedule=spec["schedule"],
                              switch_step=None, switch_threshold=None, ordered_data=True, **common)
     settings = {**rule, **spec["overrides"]}
-    completions = exp.num_generations * exp.prompts_per_step
-    if completions % spec.get("loss_micro_batches", 1) == 0:
-        settings["per_device_train_batch_size"] = completions // spec.get("loss_micro_batches", 1)
+    completions, micro = exp.num_generations * exp.prompts_per_step, spec.get("loss_micro_batches", 1)
+    if completions % micro == 0:
+        settings["per_device_train_batch_size"] = completions // micro
     return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                          max_steps=recipe.steps, **settings, **common)
 
