@@ -196,3 +196,10 @@ def test_the_feedback_arm_trains_its_loss_in_micro_batches_with_one_optimizer_st
     assert config["per_device_train_batch_size"] * R.ARMS["feedback"]["loss_micro_batches"] == completions
     assert [r["step"] for r in lines if r["kind"] == "train"] == [1, 2]  # optimizer steps, not micro-batches
     assert all(r.get("feedback_samples") is not None for r in lines if r["kind"] == "train")
+
+
+def test_loss_pieces_divide_the_generation_batch():
+    assert R.loss_pieces(128, 4) == 4
+    assert R.loss_pieces(6, 4) == 3      # 4 does not divide 6: the largest count that does
+    assert R.loss_pieces(7, 4) == 1      # a prime batch: one piece
+    assert R.loss_pieces(128, 1) == 1

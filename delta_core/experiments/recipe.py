@@ -226,11 +226,17 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
         return resumable_run(exp, mini, name, work, data, progress, max_steps=recipe.steps, schedule=spec["schedule"],
                              switch_step=None, switch_threshold=None, ordered_data=True, **common)
     settings = {**rule, **spec["overrides"]}
-    completions, micro = exp.num_generations * exp.prompts_per_step, spec.get("loss_micro_batches", 1)
-    if completions % micro == 0:
-        settings["per_device_train_batch_size"] = completions // micro
+    completions = exp.num_generations * exp.prompts_per_step
+    settings["per_device_train_batch_size"] = completions // loss_pieces(completions, spec.get("loss_micro_batches", 1))
     return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                          max_steps=recipe.steps, **settings, **common)
+
+
+def loss_pieces(completions: int, requested: int) -> int:
+    """How many micro-batches the loss over a generation batch of `completions` is computed in: the largest
+    count <= `requested` that divides the batch (at worst 1). Under TRL's dapo loss, which divides by the whole
+    batch's tokens, every count gives the same gradient; more pieces are only faster on CPU (chapter 4c)."""
+    return max(m for m in range(1, max(requested, 1) + 1) if completions % m == 0)
 
 
 def tiny_setting(folder: str | Path, mini: str | Path = "book/results/delta_mini_v2", steps: int = 4,
