@@ -450,7 +450,7 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
     if claim in ("C6", "C7"):
         arm = "replay" if claim == "C6" else "feedback"
         grok, final, drops = verdict["grok_step_mean"], verdict["final_mean"], verdict["regressions_mean"]
-        return (f"held-out pass@1 >= {CRITERIA['grok_level']:.0%} at {_step_text(grok[arm], steps)} vs "
+        return (f"held-out pass@1 reaches {CRITERIA['grok_level']:.0%}: {_step_text(grok[arm], steps)} vs "
                 f"{_step_text(grok['rule'], steps)} (seed means); final {_pct(final[arm])} vs {_pct(final['rule'])}; "
                 f"regressions {drops[arm]:.1f} vs {drops['rule']:.1f} ({arm} vs plain dense → binary, positive control)")
     if claim == "C8":
