@@ -190,7 +190,7 @@ display(table.set_index(["arm", "seed"]).round(3) if len(table) else Markdown("*
     md("""
 The feedback columns count samples over a run: how many heard the judge, and of those how many passed
 after it (*fixed*), wrote their program again (*ignored*), or wrote a program that parses at all
-(*valid*; not logged in the first piece of seed 0's run). What does the model write after the feedback?
+(*valid*). What does the model write after the feedback?
 A probe outside training, on the base every arm starts from (`feedback.probe_feedback`: a few first turns
 per control problem with the rollouts' sampler; the failed ones that ended hear the judge and write one
 more turn), computed here in seconds:
