@@ -45,6 +45,7 @@ __all__ = [
     "RecipeExperiment",
     "arm_metrics",
     "curriculum_datasets",
+    "loss_pieces",
     "main",
     "run_arm",
     "run_stats",
