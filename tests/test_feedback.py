@@ -188,7 +188,7 @@ def test_the_reward_judges_the_final_turn_only():
     "overrides, rule",
     [
         ({"feedback_max_iterations": -1}, "must be >= 0"),
-        ({"feedback_max_iterations": 1, "backend": "unsloth", "lora_rank": 8}, "cpu back-end only"),
+        ({"feedback_max_iterations": 1, "backend": "unsloth", "lora_rank": 8}, "cpu and cuda back-ends only"),
         ({"feedback_max_iterations": 1, "replay": True}, "replay=true"),
     ],
 )

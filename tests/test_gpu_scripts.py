@@ -354,7 +354,8 @@ def test_carry_plan_sends_the_sft_adapter_and_refuses_to_plan_without_it(tmp_pat
     assert plan["adapter"] == {"path": "book/results/smollm_sft/adapter", "present": True, "bytes": 5002,
                                "sha256": hashlib.sha256(b"w" * 5000).hexdigest(), "in_tree": True}
     assert all(len(call["carry"]) == 1 for call in plan["calls"])
-    assert "run_grokking.sh --time-budget 240 --adapter book/results/smollm_sft/adapter" in plan["calls"][-1]["command"]
+    assert "timeout 520 bash scripts/gpu/run_grokking.sh --time-budget 300 --adapter book/results/smollm_sft/adapter" \
+        in plan["calls"][-1]["command"]
     assert "adapter book/results/smollm_sft/adapter" in carry_plan.render(plan)
 
     # ignored by git: the last call carries it as one more path, and its bytes count against that call

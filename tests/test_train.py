@@ -116,6 +116,18 @@ def test_unsloth_without_cuda_is_a_clear_error(tmp_path):
     assert "unsloth" not in sys.modules and "vllm" not in sys.modules
 
 
+def test_cuda_backend_without_cuda_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    c = cfg(backend="cuda", lora_rank=8, output_dir=str(tmp_path))
+    with pytest.raises(T.BackendUnavailableError, match="backend='cuda' needs a CUDA GPU"):
+        T.train(c)
+    assert not (tmp_path / "metrics.jsonl").exists()
+    assert "unsloth" not in sys.modules and "vllm" not in sys.modules
+
+
 def test_unsloth_needs_vllm_only_when_use_vllm(monkeypatch, tmp_path):
     import importlib.util
     import types

@@ -48,10 +48,12 @@ class TrainConfig:
 
     # --- model
     model: str | None = None  # HF id / local dir / .gguf / "smollm2" (delta_core.models.load_model), required
-    backend: str = "cpu"  # "cpu": transformers + PEFT; "unsloth": Unsloth + LoRA + vLLM on one GPU
+    # "cpu": transformers + PEFT; "cuda": the same on one CUDA GPU (bf16 autocast, no Unsloth: what a machine
+    # without Unsloth's wheels runs); "unsloth": Unsloth + LoRA + vLLM on one GPU
+    backend: str = "cpu"
     lora_rank: int = 0  # 0 = full fine-tune (the paper); > 0 = LoRA of this rank
     lora_alpha: int | None = None  # None = 2 * lora_rank
-    dtype: str = "float32"  # cpu back-end weights; the unsloth back-end uses bf16
+    dtype: str = "float32"  # cpu and cuda back-ends' master weights (cuda trains under bf16 autocast); unsloth: bf16
     cpu_threads: int | None = None  # cpu back-end: torch threads (1 avoids oversubscription on a busy machine)
     load_in_4bit: bool = False  # unsloth only: QLoRA
     use_vllm: bool = True  # unsloth only: vLLM generates the rollouts (False: Unsloth's model.generate)
@@ -141,8 +143,9 @@ class TrainConfig:
 
         if self.model is None or not str(self.model).strip():
             bad("model", "missing; set a HF id, a local checkpoint dir, a .gguf file or 'smollm2' (--model ...)")
-        if self.backend not in ("cpu", "unsloth"):
-            bad("backend", "choose 'cpu' (transformers + PEFT) or 'unsloth' (one CUDA GPU)")
+        if self.backend not in ("cpu", "cuda", "unsloth"):
+            bad("backend", "choose 'cpu' (transformers + PEFT), 'cuda' (the same on one CUDA GPU) or 'unsloth' "
+                "(Unsloth on one CUDA GPU)")
         if self.lora_rank < 0:
             bad("lora_rank", "must be >= 0 (0 = full fine-tune)")
         if self.backend == "unsloth" and self.lora_rank == 0:
@@ -213,8 +216,8 @@ class TrainConfig:
             bad("scale_rewards", "replay recomputes group advantages: use 'group' or 'none' with replay=true")
         if self.feedback_max_iterations < 0:
             bad("feedback_max_iterations", "must be >= 0 (0 = no feedback; the paper uses 1)")
-        if self.feedback_max_iterations and self.backend != "cpu":
-            bad("feedback_max_iterations", f"feedback rollouts run on the cpu back-end only (backend={self.backend!r} "
+        if self.feedback_max_iterations and self.backend == "unsloth":
+            bad("feedback_max_iterations", "feedback rollouts run on the cpu and cuda back-ends only (backend='unsloth' "
                 "generates with vLLM or Unsloth, which the feedback rollout does not drive): set "
                 "feedback_max_iterations=0 or backend='cpu'")
         if self.feedback_max_iterations and self.replay:

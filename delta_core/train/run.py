@@ -114,6 +114,17 @@ def require_unsloth(config: TrainConfig) -> None:
         )
 
 
+def require_cuda(config: TrainConfig) -> None:
+    """backend='cuda' fails clearly, before any model loads, where no CUDA GPU is visible."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError(
+            f"backend={config.backend!r} needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
+            "use backend='cpu' on this machine"
+        )
+
+
 def _load_cpu_model(config: TrainConfig):
     from ..models import load_model
 
@@ -129,6 +140,11 @@ def _grpo_args(config: TrainConfig, has_eval: bool):
     if gpu:
         extra.update(use_vllm=config.use_vllm, vllm_mode="colocate", vllm_gpu_memory_utilization=config.gpu_memory_utilization,
                      bf16=True)
+    elif config.backend == "cuda":  # the cpu path's model and trainer on the GPU: fp32 master weights, bf16 autocast
+        import torch
+
+        extra.update(use_cpu=False, use_vllm=False, bf16=torch.cuda.is_bf16_supported(),
+                     cache_implementation=config.generation_cache)
     else:
         extra.update(use_cpu=True, bf16=False, cache_implementation=config.generation_cache)
     return GRPOConfig(
@@ -223,7 +239,9 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[Any] = 
     else:
         from ..models import ModelUnavailableError, resolve_spec
 
-        if config.cpu_threads is not None:
+        if config.backend == "cuda":
+            require_cuda(config)
+        elif config.cpu_threads is not None:
             import torch
 
             torch.set_num_threads(config.cpu_threads)

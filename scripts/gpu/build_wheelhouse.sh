@@ -2,7 +2,8 @@
 # Download the wheels the single-GPU run needs, for the device machine's Python, and cut them into pieces
 # small enough to carry (the device tool sends at most 64 MiB a call). Run here, where PyPI is reachable:
 #
-#   bash scripts/gpu/build_wheelhouse.sh                       # core + model -> .gpu_wheelhouse/
+#   bash scripts/gpu/build_wheelhouse.sh                       # cuda + model -> .gpu_wheelhouse/ (no Unsloth)
+#   bash scripts/gpu/build_wheelhouse.sh --bundles core,model  # Unsloth instead (run_grokking.sh --backend unsloth)
 #   bash scripts/gpu/build_wheelhouse.sh --bundles core,model,extras  # + bitsandbytes (QLoRA), torchao, ...
 #   bash scripts/gpu/build_wheelhouse.sh --with-vllm           # also download vllm, to measure it (never carried)
 #
@@ -20,7 +21,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out=".gpu_wheelhouse"
 python_version="3.12"          # the device image's python3 is 3.12.3 (KINDS.md, "pip list, as a session saw it")
 platforms="manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux_2_24_x86_64 manylinux_2_27_x86_64 manylinux_2_28_x86_64 manylinux_2_31_x86_64 manylinux_2_34_x86_64 manylinux_2_35_x86_64 manylinux1_x86_64"
-bundles="core,model"
+bundles="cuda,model"
 piece_mib=4
 with_vllm=0
 requirements="$here/requirements-gpu.txt"

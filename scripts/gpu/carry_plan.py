@@ -194,7 +194,8 @@ def commands(batches: list[Batch], wheelhouse: str, args: argparse.Namespace) ->
         else:
             out.append(
                 "set -o pipefail; "
-                f"{{ {step} stash && {step} install && bash scripts/gpu/run_grokking.sh {run_args(args)}; }} "
+                f"{{ {step} stash && {step} install && "
+                f"timeout {args.run_limit_s} bash scripts/gpu/run_grokking.sh {run_args(args)}; }} "
                 f"2>&1 | tee $OUT/log.txt; {step} pack book/results/gpu"
             )
     return out
@@ -378,8 +379,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tree-mib", type=float, default=None, help="working-tree size (default: measured with git)"
     )
     p.add_argument("--margin-mib", type=float, default=2.0, help="headroom left in every call (the tree may grow)")
-    p.add_argument("--time-budget", type=int, default=240, help="run_grokking.sh --time-budget (s per arm)")
+    p.add_argument("--time-budget", type=int, default=300, help="run_grokking.sh --time-budget (s per arm)")
     p.add_argument("--run-args", default="", help="more run_grokking.sh options")
+    p.add_argument("--run-limit-s", type=int, default=520,
+                   help="run_grokking.sh is stopped (its metrics saved) after this many seconds, so that the pack "
+                        "step still runs inside the device command's 600 s")
     p.add_argument(
         "--adapter",
         default="book/results/smollm_sft/adapter",

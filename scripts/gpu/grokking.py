@@ -376,6 +376,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from delta_core.train import gpu as train_gpu  # noqa: F401
 
         vllm_mode = "vllm (fast_inference)" if use_vllm else "off: Unsloth model.generate"
+    elif config.backend == "cuda":  # transformers + PEFT + TRL on the GPU: rollouts from transformers' generate
+        if not _cuda():
+            raise SystemExit("train: backend=cuda needs a CUDA GPU; use --dry-run (backend=cpu) here")
+        config = dataclasses.replace(config, use_vllm=False)
+        vllm_mode = "off: transformers model.generate"
     config, data = split_data(config, args.split, args.mini_experiment)
     profile, budget = _callbacks(config, args.profile, args.time_budget)
     summary = T.train(config, resume=resume, callbacks=[profile, budget],

@@ -10,7 +10,8 @@
 #      (python -m delta_core.experiments.smollm_sft merge)                        -> SCRATCH/start
 #   3. pass@k of the start model on each split's held-out problems                -> OUT/baseline/passk.json (target),
 #                                                                                    OUT/baseline/passk_control.json
-#   4. GRPO arms, backend=unsloth, a fresh LoRA on the start model, DELTA-mini v2's data
+#   4. GRPO arms, a fresh LoRA on the start model (--backend: cuda = TRL + PEFT on the GPU, unsloth = Unsloth;
+#      auto = unsloth where it is installed, else cuda), DELTA-mini v2's data
 #      (book/results/delta_mini_v2/experiment.json): control_binary, the positive control (its `control`
 #      family, ends_with/medium, binary reward); dense_then_binary on its target (contains_substring/medium,
 #      patterns with 2+ fallbacks); on a GPU both at once                         -> OUT/arms/<arm>/{metrics.jsonl,profile.json,...}
@@ -35,6 +36,7 @@ eval_problems=""
 lr="1e-4"
 arms="control_binary dense_then_binary"
 time_budget=240
+backend=auto
 parallel=1
 extra=()
 
@@ -54,6 +56,7 @@ Options (GPU defaults; --dry-run shrinks every size):
   --k K                samples per held-out problem for pass@k before/after (default 16; dry run 2)
   --eval-problems P    held-out problems evaluated, the first P of each split (default 16; dry run 2)
   --time-budget S      seconds of training per arm, then stop cleanly (default $time_budget)
+  --backend B          GPU back-end: cuda (TRL + PEFT), unsloth, or auto (default: unsloth if installed, else cuda)
   --sequential         train the arms one after the other (the dry run always does)
   --set KEY=VALUE      any other delta_core.train field, for every arm (repeatable)
 EOF
@@ -77,6 +80,7 @@ while [ $# -gt 0 ]; do
     --arms) arms="$2"; shift 2 ;;
     --time-budget) time_budget="$2"; shift 2 ;;
     --sequential) parallel=0; shift ;;
+    --backend) backend="$2"; shift 2 ;;
     --set) extra+=(--set "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_grokking.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -147,7 +151,14 @@ else
   adapter="${adapter:-book/results/smollm_sft/adapter}"
   # SmolLM2-135M, a fresh LoRA on the merged SFT model: 8 prompts x 8 samples a step, the compact prompt the
   # SFT taught, 192-token completions (the longest SFT solution is 173), the rollouts' sampler everywhere.
-  sizes=(--set lora_rank=32 --set "learning_rate=$lr" --set num_generations=8
+  if [ "$backend" = auto ]; then
+    "$python" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('unsloth') else 1)" \
+      && backend=unsloth || backend=cuda
+  fi
+  case "$backend" in cuda|unsloth) ;; *) echo "run_grokking.sh: --backend $backend: choose cuda, unsloth or auto" >&2; exit 2 ;; esac
+  # cuda: a 135M model needs no activation checkpointing on one GPU (it only slows the step)
+  sizes=(--set "backend=$backend" $( [ "$backend" = cuda ] && echo "--set gradient_checkpointing=false" )
+         --set lora_rank=32 --set "learning_rate=$lr" --set num_generations=8
            --set generation_batch_size=64 --set per_device_train_batch_size=64 --set max_completion_length=192
            --set max_seq_length=512 --set eval_steps=10 --set eval_k=8 --set eval_batch_size=128)
 fi
@@ -159,7 +170,7 @@ fi
 label="$( [ "$model" = smollm2 ] && echo SmolLM2-135M-Instruct || basename "$model")"
 label="$label$( [ "$adapter" != none ] && echo " + SFT adapter" || true)"
 mkdir -p "$out/baseline" "$out/arms"
-echo "run_grokking.sh: out=$out scratch=$scratch model=$model adapter=$adapter arms=[$arms] dry_run=$dry_run"
+echo "run_grokking.sh: out=$out scratch=$scratch model=$model adapter=$adapter arms=[$arms] backend=$( [ "$dry_run" = 1 ] && echo cpu || echo "$backend") dry_run=$dry_run"
 
 arm_sets() {  # arm -> its --set flags
   case "$(schedule_of "$1")" in
@@ -171,9 +182,26 @@ arm_sets() {  # arm -> its --set flags
 data_of() { echo "--split $(split_of "$1") --mini-experiment $mini_experiment"; }
 baseline_file() { [ "$1" = control ] && echo "$out/baseline/passk_control.json" || echo "$out/baseline/passk.json"; }
 
+# Stopped from outside (`timeout` in the device command, a Ctrl-C): keep what the arms logged so far and
+# summarise it, so that the results packed after the stop still hold every finished step.
+exec 3>&1  # the script's own output: a trap can fire inside a step whose output goes to a log file
+salvage() {
+  trap - TERM INT
+  exec 1>&3 2>&3
+  echo "run_grokking.sh: stopped by a signal after $(( $(date +%s) - t0 ))s: saving the arms' metrics so far"
+  for d in "$scratch"/runs/*/; do
+    [ -f "$d/metrics.jsonl" ] || continue
+    mkdir -p "$out/arms/$(basename "$d")"
+    cp "$d/metrics.jsonl" "$out/arms/$(basename "$d")/"
+    [ -f "$d/train_config.json" ] && cp "$d/train_config.json" "$out/arms/$(basename "$d")/"
+  done
+  timeout 60 "$python" "$root/scripts/gpu/grokking.py" summarize "$out" || true
+  exit 124
+}
 t0=$(date +%s)
+trap salvage TERM INT
 g provenance --out "$out" $( [ "$dry_run" = 1 ] && echo --dry-run ) --adapter "$adapter" --model-label "$label" \
-  --run-args "model=$model adapter=$adapter arms=$arms steps=$steps switch_step=$switch_step k=$k lr=$lr time_budget=$time_budget"
+  --run-args "model=$model adapter=$adapter arms=$arms steps=$steps switch_step=$switch_step k=$k lr=$lr time_budget=$time_budget backend=$( [ "$dry_run" = 1 ] && echo cpu || echo "$backend")"
 echo "[$(( $(date +%s) - t0 ))s] start model"
 start="$model"
 if [ "$adapter" != none ]; then
