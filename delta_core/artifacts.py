@@ -165,7 +165,9 @@ def results_dir(*parts: str) -> Path:
 
 
 def git_commit(root: str | os.PathLike | None = None) -> str | None:
-    """The checked-out commit, with "+dirty" when the work tree has uncommitted changes; None outside git."""
+    """The checked-out commit, with "+dirty" when the work tree has uncommitted changes. Outside git (a copy
+    of the tree sent to a GPU machine has no .git) the environment's DELTA_GIT_COMMIT, which the sender sets
+    to the commit it sent, marked as given; else None."""
     root = str(root or repo_root())
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -173,7 +175,8 @@ def git_commit(root: str | os.PathLike | None = None) -> str | None:
         dirty = subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True, text=True,
                                check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return None
+        given = os.environ.get("DELTA_GIT_COMMIT", "").strip()
+        return f"{given} (DELTA_GIT_COMMIT: the tree was sent without .git)" if given else None
     return commit + ("+dirty" if dirty else "")
 
 

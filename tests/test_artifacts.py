@@ -85,3 +85,12 @@ def test_results_dir_points_at_the_books_results(monkeypatch, tmp_path):
     assert results_dir().parts[-2:] == ("book", "results")
     monkeypatch.setenv("DELTA_RESULTS", str(tmp_path))
     assert results_dir("x") == tmp_path / "x"
+
+
+def test_git_commit_outside_git_reads_the_senders_commit(tmp_path, monkeypatch):
+    from delta_core.artifacts import git_commit
+
+    monkeypatch.delenv("DELTA_GIT_COMMIT", raising=False)
+    assert git_commit(tmp_path) is None  # a copy of the tree without .git
+    monkeypatch.setenv("DELTA_GIT_COMMIT", "0123abc")
+    assert git_commit(tmp_path) == "0123abc (DELTA_GIT_COMMIT: the tree was sent without .git)"

@@ -177,6 +177,25 @@ def stage(wheelhouse: Path, batches: list[Batch], repo: Path) -> list[str]:
     return folders
 
 
+def head_commit(repo: str | os.PathLike = ROOT) -> str | None:
+    """HEAD's sha (what the device receives, when the tracked files are committed), or None outside git."""
+    try:
+        return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def uncommitted(repo: str | os.PathLike = ROOT) -> list[str]:
+    """Tracked files changed in the work tree (not the index: slim_tree.sh stages deletions on purpose)."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "diff", "--name-only"], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [line for line in out.splitlines() if line]
+
+
 def run_args(args: argparse.Namespace) -> str:
     parts = [f"--time-budget {args.time_budget}", f"--adapter {args.adapter}"]
     if args.run_args:
@@ -186,6 +205,8 @@ def run_args(args: argparse.Namespace) -> str:
 
 def commands(batches: list[Batch], wheelhouse: str, args: argparse.Namespace) -> list[str]:
     env = "" if wheelhouse == ".gpu_wheelhouse" else f"DELTA_WHEELHOUSE={wheelhouse} "
+    commit = head_commit(args.repo)
+    given = f"DELTA_GIT_COMMIT={commit} " if commit else ""  # the device's copy has no .git: provenance reads this
     step = f"{env}bash scripts/gpu/device_step.sh"
     out = []
     for i, _ in enumerate(batches):
@@ -195,7 +216,7 @@ def commands(batches: list[Batch], wheelhouse: str, args: argparse.Namespace) ->
             out.append(
                 "set -o pipefail; "
                 f"{{ {step} stash && {step} install && "
-                f"timeout {args.run_limit_s} bash scripts/gpu/run_grokking.sh {run_args(args)}; }} "
+                f"{given}timeout {args.run_limit_s} bash scripts/gpu/run_grokking.sh {run_args(args)}; }} "
                 f"2>&1 | tee $OUT/log.txt; {step} pack book/results/gpu"
             )
     return out
@@ -265,6 +286,11 @@ def make_plan(args: argparse.Namespace) -> dict:
             f"the last command needs ~{est['last_command_s']:.0f} s, over {COMMAND_LIMIT_S - 30} s "
             "(10-min limit less 30 s): lower --time-budget"
         )
+    changed = uncommitted(args.repo)
+    if changed:
+        problems.append(f"{len(changed)} tracked file(s) differ from HEAD ({', '.join(changed[:3])}"
+                        f"{', ...' if len(changed) > 3 else ''}): commit first, so that the provenance's commit is "
+                        "what ran")
     too_long = [i + 1 for i, c in enumerate(cmds) if len(c) > COMMAND_CHARS]
     if too_long:
         problems.append(f"calls {too_long} have commands over {COMMAND_CHARS} characters")

@@ -1,0 +1,134 @@
+"""What the single-GPU run found, for the book's GPU appendix (book/gpu.md): its verdicts by the criteria
+fixed before the run, and one table row per arm, read from `book/results/gpu/` (scripts/gpu/run_grokking.sh).
+
+    found = gpu_findings(Path("book/results/gpu"))
+    found.text          # Markdown: not run yet, or where and how it ran and what each criterion says
+    gpu_table(found.summary)   # a pandas DataFrame, one row per arm
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Criteria fixed before the run (book/gpu.md states them): the positive control "works" when its held-out
+# pass@1 after training is at least CONTROL_GAIN above the start model's; the target "jumps" when its
+# held-out pass@1 reaches JUMP (C5's threshold in book/claims.yaml).
+CONTROL_GAIN = 0.05
+JUMP = 0.5
+# The paper's cost per sample, derived in scripts/gpu/README.md: 16 GPUs x ~259 s a step / 768 samples.
+PAPER_GPU_SECONDS_PER_SAMPLE = 16 * 259 / 768
+
+
+@dataclass
+class GpuFindings:
+    ran: bool
+    text: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def control_verdict(arm: dict[str, Any]) -> tuple[str, str]:
+    """('works' | 'did not work' | 'not run', sentence) for the positive-control arm."""
+    start = (arm.get("baseline_pass_at_k") or {}).get("pass@1")
+    final = arm.get("final_full_pass")
+    if start is None or final is None:
+        return "not run", "The positive control has no before/after pass@1 (its arm did not finish)."
+    gain = final - start
+    verdict = "works" if gain >= CONTROL_GAIN else "did not work"
+    return verdict, (f"**Positive control ({verdict}):** held-out pass@1 {_pct(start)} before, {_pct(final)} after "
+                     f"{arm.get('last_step', 0)} steps (a change of {100 * gain:+.1f} points; the criterion is "
+                     f"+{100 * CONTROL_GAIN:.0f}).")
+
+
+def target_verdict(arm: dict[str, Any]) -> tuple[str, str]:
+    """('jump' | 'no jump' | 'not run', sentence) for the dense_then_binary arm on the target."""
+    base = arm.get("baseline_pass_at_k") or {}
+    final, best = arm.get("final_full_pass"), arm.get("max_heldout_full_pass")
+    if final is None:
+        return "not run", "The target arm has no final pass@1 (it did not finish)."
+    k = base.get("k")
+    lacks = base.get(f"pass@{k}") if k else None
+    pre = ("" if lacks is None else
+           f" The start model's pass@{k} on these problems was {_pct(lacks)}"
+           + (": the target is a skill it lacks." if lacks == 0 else
+              ": it already solves some, so the target is not a skill this model lacks."))
+    verdict = "jump" if (best or 0) >= JUMP else "no jump"
+    return verdict, (f"**Target, dense → binary ({verdict}):** held-out pass@1 {_pct(base.get('pass@1'))} before, "
+                     f"{_pct(final)} after {arm.get('last_step', 0)} steps (switch at step {arm.get('switch_step')}), "
+                     f"best {_pct(best)}; a jump needs {_pct(JUMP)}.{pre}")
+
+
+def gpu_findings(folder: str | Path) -> GpuFindings:
+    folder = Path(folder)
+    summary = _read(folder / "summary.json")
+    if not summary:
+        return GpuFindings(False, "The GPU run has not been made yet: `book/results/gpu/summary.json` does not "
+                                  "exist. The plan above is what it will run.")
+    if summary.get("dry_run"):
+        return GpuFindings(False, "`book/results/gpu/` holds a dry run's summary, which is not a result: "
+                                  "it is ignored here.", summary)
+    prov = _read(folder / "provenance.json")
+    arms = summary.get("arms", {})
+    lines = [f"The run was made on one **{summary.get('device')}** on {prov.get('started_at', 'an unrecorded date')}"
+             f" from commit `{str(prov.get('git_commit') or 'unrecorded').split(' ')[0][:12]}`: "
+             f"{summary.get('wall_s') or 0:.0f} s from the first step to the summary, model "
+             f"{summary.get('model')}, back-end `{_backend(prov)}`."]
+    verdicts = {}
+    if "control_binary" in arms:
+        verdicts["control"], sentence = control_verdict(arms["control_binary"])
+        lines.append(sentence)
+    if "dense_then_binary" in arms:
+        verdicts["target"], sentence = target_verdict(arms["dense_then_binary"])
+        lines.append(sentence)
+    speed = [a for a in arms.values() if a.get("samples_per_s")]
+    if speed:
+        a = arms.get("dense_then_binary") or speed[0]
+        per_sample = 1 / a["samples_per_s"]
+        lines.append(f"**Cost:** {a.get('step_time_s') or 0:.1f} s a step of 64 samples, "
+                     f"{per_sample:.3f} GPU-seconds a sample with two arms sharing the GPU, against the paper's "
+                     f"{PAPER_GPU_SECONDS_PER_SAMPLE:.1f} (its samples are up to 43 times longer and its model 30 "
+                     "times larger: the ratio measures the setups, not the method).")
+    return GpuFindings(True, "\n\n".join(lines), summary, prov, verdicts)
+
+
+def _backend(prov: dict[str, Any]) -> str:
+    for part in str(prov.get("run_args", "")).split():
+        if part.startswith("backend="):
+            return part.split("=", 1)[1]
+    return "unrecorded"
+
+
+def gpu_table(summary: dict[str, Any]):
+    """One row per arm: its data, steps, held-out pass@1 / pass@k before and after, speed."""
+    import pandas as pd
+
+    rows = []
+    for name, a in summary.get("arms", {}).items():
+        base, final = a.get("baseline_pass_at_k") or {}, a.get("final_pass_at_k") or {}
+        k = base.get("k") or final.get("k")
+        rows.append({
+            "arm": name,
+            "trains on": f"{a.get('family')}/{a.get('level')}",
+            "steps": a.get("last_step"),
+            "pass@1 before": base.get("pass@1"),
+            "pass@1 after": a.get("final_full_pass"),
+            f"pass@{k} before": base.get(f"pass@{k}"),
+            f"pass@{k} after": final.get(f"pass@{k}"),
+            "best held-out pass@1": a.get("max_heldout_full_pass"),
+            "training full pass (last 5)": a.get("final_train_full_pass"),
+            "s / step": a.get("step_time_s"),
+            "samples / s": a.get("samples_per_s"),
+        })
+    return pd.DataFrame(rows).set_index("arm").round(3) if rows else pd.DataFrame()

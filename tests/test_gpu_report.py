@@ -1,0 +1,46 @@
+"""The GPU appendix's verdicts (delta_core.experiments.gpu_report): each criterion fixed before the run can
+come out either way, a missing or dry-run summary is never shown as a result."""
+
+import json
+
+from delta_core.experiments.gpu_report import control_verdict, gpu_findings, gpu_table, target_verdict
+
+
+def arm(before, after, best=None, k=16, before_k=0.0, steps=40):
+    return {"baseline_pass_at_k": {"k": k, "pass@1": before, f"pass@{k}": before_k}, "final_full_pass": after,
+            "max_heldout_full_pass": best if best is not None else after, "last_step": steps, "switch_step": 10,
+            "final_pass_at_k": {"k": k, "pass@1": after, f"pass@{k}": 0.5}, "family": "ends_with", "level": "medium",
+            "samples_per_s": 20.0, "step_time_s": 3.2}
+
+
+def test_control_criterion_both_ways():
+    assert control_verdict(arm(0.30, 0.36))[0] == "works"
+    assert control_verdict(arm(0.30, 0.34))[0] == "did not work"
+    assert control_verdict(arm(0.30, 0.20))[0] == "did not work"
+    assert control_verdict(arm(0.30, None))[0] == "not run"
+
+
+def test_target_criterion_and_precondition():
+    verdict, text = target_verdict(arm(0.0, 0.02, best=0.03, before_k=0.0))
+    assert verdict == "no jump" and "a skill it lacks" in text
+    verdict, text = target_verdict(arm(0.0, 0.6, best=0.6, before_k=0.0625))
+    assert verdict == "jump" and "not a skill this model lacks" in text
+
+
+def test_findings_not_run_dry_run_and_real(tmp_path):
+    assert not gpu_findings(tmp_path).ran
+    summary = {"dry_run": True, "device": "cpu", "arms": {}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    found = gpu_findings(tmp_path)
+    assert not found.ran and "dry run" in found.text
+    summary.update(dry_run=False, device="NVIDIA H200", model="SmolLM2", wall_s=400.0,
+                   arms={"control_binary": arm(0.3, 0.4), "dense_then_binary": arm(0.0, 0.0)})
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "provenance.json").write_text(json.dumps({"git_commit": "abc123 (DELTA_GIT_COMMIT: ...)",
+                                                          "run_args": "k=16 backend=cuda"}))
+    found = gpu_findings(tmp_path)
+    assert found.ran and found.verdicts == {"control": "works", "target": "no jump"}
+    assert "`abc123`" in found.text and "`cuda`" in found.text and "NVIDIA H200" in found.text
+    table = gpu_table(found.summary)
+    assert list(table.index) == ["control_binary", "dense_then_binary"]
+    assert table.loc["control_binary", "pass@1 after"] == 0.4
