@@ -13,7 +13,7 @@
 # a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
 # about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
 # new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
-# then issue 21's CPU runs of SmolLM2 (smol:measure-raw, the raw model's measurements, on queue b while
+# issue 21's CPU runs of SmolLM2 come first now (smol:measure-raw measures the raw model alone while
 # queue a makes smol:sft (whichever queue gets there first makes it while the other waits on the lock),
 # then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
@@ -21,23 +21,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  # each session starts with the feedback runs (~2.2 h), one a queue, so that they end before it does
-  a) items="mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
+  # issue 21's measurements of SmolLM2 + its SFT adapter (made 2026-12-04) go first, a shard a queue: their
+  # records are committed, so they survive a new checkout; the recipe's runs after them
+  a) items="smol:sft smol:measure:0/2 smol:precondition:0/2
+            mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
             recipe:replay:0 recipe:replay:1 recipe:replay:2 recipe:curriculum_aligned:0 recipe:switch_30:0
             recipe:feedback:0 recipe:feedback:2
             recipe:long:0 recipe:long:2
             recipe:curriculum_misaligned:2 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:0
-            recipe:switch_dense:2 recipe:switch_dense:1 recipe:switch_dense:0
-            smol:sft smol:measure:0/2 smol:precondition:0/2" ;;
-  b) items="mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
+            recipe:switch_dense:2 recipe:switch_dense:1 recipe:switch_dense:0" ;;
+  b) items="smol:measure:1/2 smol:precondition:1/2
+            mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
             recipe:feedback:1 recipe:long:1
             recipe:switch_30:1 recipe:switch_30:2 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
             recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2
             recipe:switch_100:0 recipe:switch_100:1 recipe:switch_100:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2
-            recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
-            smol:measure-raw:0/1 smol:sft smol:measure:1/2 smol:precondition:1/2" ;;
+            recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2" ;;
   *) echo "usage: scripts/run_queue.sh a|b [ITEM ...]   (one queue per core; ITEMs replace the queue's list)" >&2; exit 2 ;;
 esac
 [ $# -gt 1 ] && items="${*:2}"

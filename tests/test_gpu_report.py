@@ -44,3 +44,20 @@ def test_findings_not_run_dry_run_and_real(tmp_path):
     table = gpu_table(found.summary)
     assert list(table.index) == ["control_binary", "dense_then_binary"]
     assert table.loc["control_binary", "pass@1 after"] == 0.4
+
+
+def test_sft_findings_report_what_exists(tmp_path):
+    from delta_core.experiments.gpu_report import sft_findings
+
+    assert "not been made yet" in sft_findings(tmp_path)
+    (tmp_path / "sft.json").write_text(json.dumps({
+        "adapter_bytes": 4939872, "adapter_dtype": "float16", "trainable_parameters": 2442240, "steps": 250,
+        "sft_rows": 670, "epochs": 2.99, "seconds_per_step": 10.11, "loss_first10": 1.417, "loss_last10": 0.0359,
+        "token_accuracy_last10": 0.9839}))
+    (tmp_path / "provenance.json").write_text(json.dumps({"invocations": [
+        {"step": "sft", "command": "python -m delta_core.experiments.smollm_sft sft OUT --set cpu_threads=2"}]}))
+    text = sft_findings(tmp_path)
+    assert "4.9 MB" in text and "10.1 s a step (2 torch threads)" in text and "98.4%" in text
+    assert "What the SFT taught:** not measured yet" in text and "precondition report:** not measured yet" in text
+    (tmp_path / "precondition.json").write_text(json.dumps({"describe": ["pass@64 = 0.000 on 32 problems"]}))
+    assert "pass@64 = 0.000 on 32 problems" in sft_findings(tmp_path)

@@ -4,6 +4,7 @@ fixed before the run, and one table row per arm, read from `book/results/gpu/` (
     found = gpu_findings(Path("book/results/gpu"))
     found.text          # Markdown: not run yet, or where and how it ran and what each criterion says
     gpu_table(found.summary)   # a pandas DataFrame, one row per arm
+    sft_findings(Path("book/results/smollm_sft"))   # Markdown: the adapter and its CPU measurements so far
 """
 
 from __future__ import annotations
@@ -132,3 +133,42 @@ def gpu_table(summary: dict[str, Any]):
             "samples / s": a.get("samples_per_s"),
         })
     return pd.DataFrame(rows).set_index("arm").round(3) if rows else pd.DataFrame()
+
+
+def _threads(invocation: dict[str, Any]) -> str:
+    command = str(invocation.get("command", ""))
+    return "2 torch threads" if "cpu_threads=2" in command else "1 torch thread"
+
+
+def sft_findings(folder: str | Path) -> str:
+    """The SFT adapter the GPU run starts from (`smollm_sft sft`) and its CPU measurements (`measure`,
+    `precondition`), or how far they have got: Markdown, numbers read from `book/results/smollm_sft/`."""
+    from .smollm_sft import describe_measure
+
+    folder = Path(folder)
+    sft, prov = _read(folder / "sft.json"), _read(folder / "provenance.json")
+    prov = next((i for i in prov.get("invocations", []) if i.get("step") == "sft" and not i.get("skipped")), prov)
+    if not sft:
+        return "The SFT adapter has not been made yet (`python -m delta_core.experiments.smollm_sft sft`)."
+    parts = [f"**The adapter** ({sft['adapter_bytes'] / 1e6:.1f} MB in {sft['adapter_dtype']}, "
+             f"{sft['trainable_parameters'] / 1e6:.2f}M parameters): {sft['steps']} steps over "
+             f"{sft['sft_rows']} rows ({sft['epochs']:.1f} passes) on the CPU, {sft['seconds_per_step']:.1f} s a step "
+             f"({_threads(prov)}); training loss {sft['loss_first10']:.2f} over the first ten steps, {sft['loss_last10']:.3f} over "
+             f"the last ten, next-token accuracy {100 * sft['token_accuracy_last10']:.1f}% on the SFT rows."]
+    measure = _read(folder / "measure.json")
+    if measure.get("models"):
+        parts.append("**What the SFT taught** (held-out problems of the seen families, the rollouts' sampler):\n\n"
+                     "```text\n" + describe_measure(measure) + "\n```")
+    else:
+        done = len(list((folder / "records").glob("measure/**/*.jsonl"))) if (folder / "records").is_dir() else 0
+        parts.append("**What the SFT taught:** not measured yet" + (f" ({done} record files so far)" if done else "")
+                     + "; `smollm_sft measure` writes `measure.json`.")
+    pre = _read(folder / "precondition.json")
+    if pre.get("describe"):
+        parts.append("**The precondition report** on the held-out target problems:\n\n```text\n"
+                     + "\n".join(pre["describe"]) + "\n```")
+    else:
+        done = len(list((folder / "records" / "precondition").glob("problem_*.json")))
+        parts.append("**The precondition report:** not measured yet" + (f" ({done} problems so far)" if done else "")
+                     + "; `smollm_sft precondition` writes `precondition.json`.")
+    return "\n\n".join(parts)
