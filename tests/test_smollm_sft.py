@@ -147,6 +147,22 @@ def test_sft_killed_and_run_again_continues_from_its_checkpoint(tiny_model, tmp_
     assert S.run_sft(exp, tmp_path / "out", tmp_path / "work", progress=False) == summary
 
 
+def test_a_second_sft_call_is_logged_as_skipped_and_keeps_the_provenance(tiny_model, tmp_path):  # noqa: F811
+    """The queue calls `sft` again once the adapter exists: that call trains nothing, and provenance.json keeps
+    the call that made the adapter (its command and wall time) at the top, the new one logged as skipped."""
+    import json
+
+    sets = [x for k, v in {**TINY, "sft_steps": 2}.items() for x in ("--set", f"{k}={json.dumps(v)}")]
+    args = ["sft", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--model", tiny_model, "--no-progress",
+            *sets]
+    assert S.main(args) == 0
+    first = read_json(tmp_path / "out" / "provenance.json")
+    assert S.main(args) == 0
+    second = read_json(tmp_path / "out" / "provenance.json")
+    assert second["wall_seconds"] == first["wall_seconds"] and second["command"] == first["command"]
+    assert [call.get("skipped", False) for call in second["invocations"]] == [False, True]
+
+
 def test_sft_refuses_a_max_length_that_would_cut_a_solution(tiny_model, tmp_path):  # noqa: F811
     with pytest.raises(ConfigError, match=r"max_length=50: the longest SFT row is \d+ tokens.*--set max_length="):
         S.run_sft(tiny(tiny_model, max_length=50), tmp_path / "o", tmp_path / "w", progress=False)

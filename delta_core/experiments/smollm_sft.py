@@ -751,7 +751,8 @@ def _need_adapter(step: str, out: Path) -> None:
                    f"it: run `{PROG} sft {out}` first")
 
 
-def _write_provenance(out: Path, step: str, argv: Sequence[str], exp: SmolSFTExperiment, started: float) -> None:
+def _write_provenance(out: Path, step: str, argv: Sequence[str], exp: SmolSFTExperiment, started: float,
+                      skipped: bool = False) -> None:
     from ..artifacts import package_versions
 
     path = out / "provenance.json"
@@ -764,9 +765,13 @@ def _write_provenance(out: Path, step: str, argv: Sequence[str], exp: SmolSFTExp
                             mini_experiment_sha256=_file_sha256(mini_file) if mini_file.is_file() else None,
                             wall_seconds=time.perf_counter() - started,
                             versions_extra=package_versions(("accelerate", "datasets", "safetensors")))
-        record["invocations"] = history + [{"step": step, "command": record["command"],
-                                            "git_commit": record["git_commit"], "wall_seconds": record["wall_seconds"],
-                                            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
+        call = {"step": step, "command": record["command"], "git_commit": record["git_commit"],
+                "wall_seconds": record["wall_seconds"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if skipped:
+            call["skipped"] = True
+            if path.exists():  # the top stays the call that made the result
+                record = read_json(path)
+        record["invocations"] = history + [call]
         write_json(path, record)
 
 
@@ -852,6 +857,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with folder_lock(out):
         write_json(out / "experiment.json", asdict(exp))
 
+    # a step whose result is already there does nothing: it is logged as skipped and leaves the provenance of
+    # the call that made the result at the top of provenance.json
+    skipped = {"sft": out / "sft.json", "precondition": out / "precondition.json"}.get(args.step)
+    skipped = skipped is not None and skipped.is_file()
     with user_errors(PROG, ConfigError, ModelUnavailableError, paths={"OUT": args.out, "--work": args.work}):
         if args.step == "sft":
             result = run_sft(exp, out, work, progress=progress)
@@ -870,7 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = dry_run_steps(exp, out, work, args.split, args.steps, args.prompts, args.generations,
                                    progress=progress)
             print(json.dumps(result, indent=1))
-    _write_provenance(out, args.step, argv, exp, started)
+    _write_provenance(out, args.step, argv, exp, started, skipped=skipped)
     return 0
 
 
