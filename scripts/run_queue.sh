@@ -13,9 +13,11 @@
 # a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
 # about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
 # new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
-# issue 21's CPU runs of SmolLM2 come first now (smol:measure-raw measures the raw model alone while
-# queue a makes smol:sft (whichever queue gets there first makes it while the other waits on the lock),
-# then smol:measure:I/N and smol:precondition:I/N, sharded between the two queues).
+# issue 21's CPU runs of SmolLM2 come first now that its adapter is committed: smol:measure:I/N and
+# smol:precondition:I/N, sharded between the two queues, their per-problem records committed under
+# book/results/smollm_sft/records so that a new checkout goes on where they stopped (smol:sft, first in
+# queue a, is skipped once sft.json is there; smol:measure-raw:0/1, in no list now, measures the raw model
+# alone, without an adapter).
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
 # and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail
