@@ -179,7 +179,7 @@ def test_dry_run_writes_the_gpu_layout_without_unsloth_or_vllm(tmp_path):
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     steps = [json.loads(line) for line in report.read_text().splitlines()]
-    assert [s["step"] for s in steps] == ["provenance", "passk", "train", "passk", "summarize"]
+    assert [s["step"] for s in steps] == ["control", "provenance", "passk", "train", "passk", "summarize"]
     assert all(s["gpu_modules"] == [] for s in steps)
     for rel in (
         "provenance.json",
@@ -299,7 +299,7 @@ def test_default_dry_run_merges_the_sft_adapter_and_trains_the_control_and_the_t
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     steps = [json.loads(line) for line in report.read_text().splitlines()]
-    assert [s["step"] for s in steps] == ["provenance", "passk", "passk", "train", "passk", "train", "passk", "summarize"]
+    assert [s["step"] for s in steps] == ["control", "provenance", "passk", "passk", "train", "passk", "train", "passk", "summarize"]
     assert all(s["gpu_modules"] == [] for s in steps)
     mini = json.loads((ROOT / "book/results/delta_mini_v2/experiment.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
@@ -368,3 +368,23 @@ def test_carry_plan_sends_the_sft_adapter_and_refuses_to_plan_without_it(tmp_pat
 
     plan = carry_plan.make_plan(carry_plan.parse_args(args + ["--adapter", "none"]))
     assert plan["fits"] and "--adapter none" in plan["calls"][-1]["command"]
+
+
+def test_the_positive_control_is_chosen_by_the_measured_rule(tmp_path):
+    """grokking.py control: the seen family with the start model's highest pass@1 below 0.5; none qualifying
+    (or no measurements) leaves the mini experiment's own control."""
+    mini = json.loads((ROOT / "book/results/delta_mini_v2/experiment.json").read_text())
+
+    def choose(families):
+        path = tmp_path / "measure.json"
+        path.write_text(json.dumps({"models": {"sft": {"families": families}}}))
+        run = subprocess.run([sys.executable, str(GPU / "grokking.py"), "control", "--measure", str(path)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    seen = mini["seen"]
+    assert choose({seen[0]: {"pass@1": 0.1}, seen[1]: {"pass@1": 0.3}, seen[2]: {"pass@1": 0.7}}) == seen[1]
+    assert choose({seen[0]: {"pass@1": 0.0}, seen[2]: {"pass@1": 0.9}}) == mini["control"]
+    assert choose({"not_a_family/basic": {"pass@1": 0.2}}) == mini["control"]
+    assert choose({}) == mini["control"]

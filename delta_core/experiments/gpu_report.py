@@ -5,6 +5,7 @@ fixed before the run, and one table row per arm, read from `book/results/gpu/` (
     found.text          # Markdown: not run yet, or where and how it ran and what each criterion says
     gpu_table(found.summary)   # a pandas DataFrame, one row per arm
     sft_findings(Path("book/results/smollm_sft"))   # Markdown: the adapter and its CPU measurements so far
+    choose_control(mini_experiment, measure_json)   # the GPU run's positive control, by the rule below
 """
 
 from __future__ import annotations
@@ -21,6 +22,31 @@ CONTROL_GAIN = 0.05
 JUMP = 0.5
 # The paper's cost per sample, derived in scripts/gpu/README.md: 16 GPUs x ~259 s a step / 768 samples.
 PAPER_GPU_SECONDS_PER_SAMPLE = 16 * 259 / 768
+
+
+def choose_control(mini_experiment: str | Path, measure: str | Path | None) -> tuple[str, str]:
+    """(family/level, why) of the GPU run's positive control, by a rule fixed before any GPU run: of the seen
+    families, the one where the start model (SmolLM2 + its SFT adapter, `smollm_sft measure`: held-out problems
+    of the seen families, the rollouts' sampler) has the highest pass@1 below 0.5. A control needs rare
+    successes (pass@1 > 0, or the binary reward has no signal) and room to rise. Without measure.json, or when
+    no family qualifies, the mini experiment's own `control`."""
+    from .smollm_sft import read_mini
+
+    mini = read_mini(mini_experiment, "--mini-experiment")
+    path = Path(measure) if measure else None
+    if path is None or not path.is_file():
+        return mini.control, f"the mini experiment's control (no measurements at {measure})"
+    report = _read(path)
+    k = report.get("k")
+    families = report.get("models", {}).get("sft", {}).get("families", {})
+    fits = {spec: f["pass@1"] for spec, f in families.items() if spec in mini.seen and 0 < f["pass@1"] < 0.5}
+    if not fits:
+        return mini.control, f"the mini experiment's control (no seen family in {measure} has 0 < pass@1 < 0.5)"
+    spec = max(fits, key=lambda s: (fits[s], s))
+    own = families.get(mini.control, {})
+    return spec, (f"the start model's highest pass@1 below 0.5 on the seen families ({_pct(fits[spec])}); the mini "
+                  f"experiment's own control, {mini.control}, has pass@1 {_pct(own.get('pass@1'))} and pass@{k} "
+                  f"{_pct(own.get(f'pass@{k}'))}")
 
 
 @dataclass
@@ -48,7 +74,8 @@ def control_verdict(arm: dict[str, Any]) -> tuple[str, str]:
         return "not run", "The positive control has no before/after pass@1 (its arm did not finish)."
     gain = final - start
     verdict = "works" if gain >= CONTROL_GAIN else "did not work"
-    return verdict, (f"**Positive control ({verdict}):** held-out pass@1 {_pct(start)} before, {_pct(final)} after "
+    return verdict, (f"**Positive control, binary reward on {arm.get('family')}/{arm.get('level')} ({verdict}):** "
+                     f"held-out pass@1 {_pct(start)} before, {_pct(final)} after "
                      f"{arm.get('last_step', 0)} steps (a change of {100 * gain:+.1f} points; the criterion is "
                      f"+{100 * CONTROL_GAIN:.0f}).")
 

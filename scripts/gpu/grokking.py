@@ -3,6 +3,7 @@
     python scripts/gpu/grokking.py provenance --out DIR [--adapter DIR] [--model-label TEXT]
     python scripts/gpu/grokking.py passk CONFIG [--set key=value ...] [--split S] --out FILE [--k K] [--adapter DIR]
     python scripts/gpu/grokking.py train CONFIG [--set key=value ...] [--split S] --profile FILE [--time-budget S]
+    python scripts/gpu/grokking.py control [--measure FILE]   (the positive control's family/level)
     python scripts/gpu/grokking.py summarize DIR
 
 `CONFIG --set ...` is read by `delta_core.train.parse_cli`, exactly as `python -m delta_core.train`
@@ -187,7 +188,16 @@ def _hf_model(config, adapter: str | None):
     return model, loaded.tokenizer, loaded.describe()
 
 
-def split_data(config, split: str, mini_experiment: str):
+def cmd_control(args: argparse.Namespace) -> int:
+    from delta_core.experiments.gpu_report import choose_control
+
+    spec, why = choose_control(args.mini_experiment, args.measure)
+    print(json.dumps({"control": spec, "why": why}), file=sys.stderr)
+    print(spec)
+    return 0
+
+
+def split_data(config, split: str, mini_experiment: str, control: str | None = None):
     """(config, (train, held-out) datasets) of a split: `family`, the config's own family split; `target` /
     `control`, DELTA-mini's (`smollm_sft.grpo_datasets`), with the config's family and level set to the
     split's. Imports `datasets` and delta_core.experiments only (no transformers: unsloth may come first)."""
@@ -198,6 +208,10 @@ def split_data(config, split: str, mini_experiment: str):
     from delta_core.experiments.smollm_sft import grpo_datasets, read_mini, split_family
 
     mini = read_mini(mini_experiment, "--mini-experiment")
+    if control:  # another seen family as the positive control (choose_control)
+        if control not in mini.seen:
+            raise SystemExit(f"--control {control}: the positive control must be one of the seen families {mini.seen}")
+        mini = dataclasses.replace(mini, control=control)
     family, level = split_family(mini, split)
     config = dataclasses.replace(config, family=family, level=level)
     return config, grpo_datasets(mini, split)
@@ -214,7 +228,7 @@ def cmd_passk(args: argparse.Namespace) -> int:
         config.eval_batch_size = args.batch_size
     if config.cpu_threads and not _cuda():
         torch.set_num_threads(config.cpu_threads)
-    config, (_, eval_ds) = split_data(config, args.split, args.mini_experiment)
+    config, (_, eval_ds) = split_data(config, args.split, args.mini_experiment, args.control)
     if eval_ds is None:
         raise SystemExit("passk: the config holds out no problems (eval_problems=0)")
     rows = list(eval_ds)[: args.max_problems or None]
@@ -381,7 +395,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit("train: backend=cuda needs a CUDA GPU; use --dry-run (backend=cpu) here")
         config = dataclasses.replace(config, use_vllm=False)
         vllm_mode = "off: transformers model.generate"
-    config, data = split_data(config, args.split, args.mini_experiment)
+    config, data = split_data(config, args.split, args.mini_experiment, args.control)
     profile, budget = _callbacks(config, args.profile, args.time_budget)
     summary = T.train(config, resume=resume, callbacks=[profile, budget],
                       datasets=None if args.split == "family" else data)
@@ -643,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="the data: the config's family split, or DELTA-mini's target / positive control")
         p.add_argument("--mini-experiment", default="book/results/delta_mini_v2/experiment.json",
                        help="the DELTA-mini experiment.json of --split target / control")
+        p.add_argument("--control", default=None, metavar="FAMILY/LEVEL",
+                       help="--split control: this seen family instead of the mini experiment's control")
         p.set_defaults(func=func)
         if name == "passk":
             p.add_argument("--out", required=True, help="JSON file")
@@ -659,6 +675,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--time-budget", type=float, default=None, help="seconds of training, then stop")
             p.add_argument("--vllm", choices=["auto", "on", "off"], default="auto")
             p.add_argument("--arm", default=None)
+
+    p = sub.add_parser("control", help="print the positive control's family/level (choose_control); why on stderr")
+    p.add_argument("--mini-experiment", default="book/results/delta_mini_v2/experiment.json")
+    p.add_argument("--measure", default="book/results/smollm_sft/measure.json")
+    p.set_defaults(func=cmd_control)
 
     p = sub.add_parser("summarize", help="DIR/summary.json and DIR/plots/")
     p.add_argument("dir")

@@ -12,8 +12,8 @@
 #                                                                                    OUT/baseline/passk_control.json
 #   4. GRPO arms, a fresh LoRA on the start model (--backend: cuda = TRL + PEFT on the GPU, unsloth = Unsloth;
 #      auto = unsloth where it is installed, else cuda), DELTA-mini v2's data
-#      (book/results/delta_mini_v2/experiment.json): control_binary, the positive control (its `control`
-#      family, ends_with/medium, binary reward); dense_then_binary on its target (contains_substring/medium,
+#      (book/results/delta_mini_v2/experiment.json): control_binary, the positive control (binary reward on
+#      the seen family chosen by --control, default: grokking.py control); dense_then_binary on its target (contains_substring/medium,
 #      patterns with 2+ fallbacks); on a GPU both at once                         -> OUT/arms/<arm>/{metrics.jsonl,profile.json,...}
 #   5. pass@k again with each arm's LoRA adapter                                  -> OUT/arms/<arm>/passk_final.json
 #   6. summary.json and plots                                                     -> OUT/summary.json, OUT/plots/*.png
@@ -37,6 +37,7 @@ lr="1e-4"
 arms="control_binary dense_then_binary"
 time_budget=240
 backend=auto
+control=auto
 parallel=1
 extra=()
 
@@ -57,6 +58,8 @@ Options (GPU defaults; --dry-run shrinks every size):
   --eval-problems P    held-out problems evaluated, the first P of each split (default 16; dry run 2)
   --time-budget S      seconds of training per arm, then stop cleanly (default $time_budget)
   --backend B          GPU back-end: cuda (TRL + PEFT), unsloth, or auto (default: unsloth if installed, else cuda)
+  --control F/L|auto   the positive control's seen family (default auto: grokking.py control, the start model's
+                       highest pass@1 below 0.5 in book/results/smollm_sft/measure.json; the dry run: the mini's)
   --sequential         train the arms one after the other (the dry run always does)
   --set KEY=VALUE      any other delta_core.train field, for every arm (repeatable)
 EOF
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
     --time-budget) time_budget="$2"; shift 2 ;;
     --sequential) parallel=0; shift ;;
     --backend) backend="$2"; shift 2 ;;
+    --control) control="$2"; shift 2 ;;
     --set) extra+=(--set "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_grokking.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -179,7 +183,7 @@ arm_sets() {  # arm -> its --set flags
     dense) echo "--set schedule=dense --set switch_step=null" ;;
   esac
 }
-data_of() { echo "--split $(split_of "$1") --mini-experiment $mini_experiment"; }
+data_of() { echo "--split $(split_of "$1") --mini-experiment $mini_experiment --control $control"; }
 baseline_file() { [ "$1" = control ] && echo "$out/baseline/passk_control.json" || echo "$out/baseline/passk.json"; }
 
 # Stopped from outside (`timeout` in the device command, a Ctrl-C): keep what the arms logged so far and
@@ -198,10 +202,15 @@ salvage() {
   timeout 60 "$python" "$root/scripts/gpu/grokking.py" summarize "$out" || true
   exit 124
 }
+if [ "$control" = auto ]; then  # chosen by a rule fixed before the run, from the CPU measurements (grokking.py control)
+  control="$(g control --mini-experiment "$mini_experiment" \
+             --measure "$( [ "$dry_run" = 1 ] && echo none || echo "$root/book/results/smollm_sft/measure.json")")"
+fi
+echo "run_grokking.sh: positive control $control"
 t0=$(date +%s)
 trap salvage TERM INT
 g provenance --out "$out" $( [ "$dry_run" = 1 ] && echo --dry-run ) --adapter "$adapter" --model-label "$label" \
-  --run-args "model=$model adapter=$adapter arms=$arms steps=$steps switch_step=$switch_step k=$k lr=$lr time_budget=$time_budget backend=$( [ "$dry_run" = 1 ] && echo cpu || echo "$backend")"
+  --run-args "model=$model adapter=$adapter arms=$arms steps=$steps switch_step=$switch_step k=$k lr=$lr time_budget=$time_budget backend=$( [ "$dry_run" = 1 ] && echo cpu || echo "$backend") control=$control"
 echo "[$(( $(date +%s) - t0 ))s] start model"
 start="$model"
 if [ "$adapter" != none ]; then
@@ -216,7 +225,7 @@ common=(--set dataset=null --set "family=${family:-starts_with}" --set "level=${
 
 baseline() {  # split: the start model's pass@k on its held-out problems
   # shellcheck disable=SC2046
-  g passk "$config" "${common[@]}" $(arm_sets dense_then_binary) --split "$1" --mini-experiment "$mini_experiment" \
+  g passk "$config" "${common[@]}" $(arm_sets dense_then_binary) --split "$1" --mini-experiment "$mini_experiment" --control "$control" \
     --k "$k" --max-problems "$eval_problems" --out "$(baseline_file "$1")"
 }
 splits="$(for arm in $arms; do split_of "$arm"; done | sort -u)"
