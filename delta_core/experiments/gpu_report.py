@@ -190,6 +190,13 @@ def sft_findings(folder: str | Path) -> str:
         done = len(list((folder / "records").glob("measure/**/*.jsonl"))) if (folder / "records").is_dir() else 0
         parts.append("**What the SFT taught:** not measured yet" + (f" ({done} record files so far)" if done else "")
                      + "; `smollm_sft measure` writes `measure.json`.")
+    steps = _read(folder / "dry_run_steps.json")
+    if steps.get("seconds_per_step"):
+        samples = round(steps["seconds_per_step"] / steps["seconds_per_sample"]) if steps.get("seconds_per_sample") else None
+        parts.append(f"**A GRPO step on this CPU** (`dry-run-steps`, {steps.get('cpu_threads')} thread): "
+                     f"{steps['seconds_per_step']:.1f} s for {samples} samples, {steps.get('tokens_per_second')} "
+                     f"tokens/s; a 64-sample step of the GPU run would take about "
+                     f"{64 * steps['seconds_per_sample'] / 60:.0f} minutes here.")
     pre = _read(folder / "precondition.json")
     if pre.get("describe"):
         parts.append("**The precondition report** on the held-out target problems:\n\n```text\n"
