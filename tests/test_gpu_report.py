@@ -59,8 +59,9 @@ def test_sft_findings_report_what_exists(tmp_path):
     text = sft_findings(tmp_path)
     assert "4.9 MB" in text and "10.1 s a step (2 torch threads)" in text and "98.4%" in text
     assert "What the SFT taught:** not measured yet" in text and "precondition report:** not measured yet" in text
-    (tmp_path / "dry_run_steps.json").write_text(json.dumps({"seconds_per_step": 55.53, "seconds_per_sample": 6.94,
-                                                             "tokens_per_second": 21.6, "cpu_threads": 1}))
+    (tmp_path / "dry_run_steps.json").write_text(json.dumps({"target_p2_g4": {
+        "samples_per_step": 8, "seconds_per_step": 55.53, "seconds_per_sample": 6.94, "tokens_per_second": 21.6,
+        "cpu_threads": 1}}))
     assert "55.5 s for 8 samples, 21.6 tokens/s" in sft_findings(tmp_path) and "about 7 minutes" in sft_findings(tmp_path)
     (tmp_path / "precondition.json").write_text(json.dumps({"describe": ["pass@64 = 0.000 on 32 problems"]}))
     assert "pass@64 = 0.000 on 32 problems" in sft_findings(tmp_path)

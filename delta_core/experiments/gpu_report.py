@@ -190,9 +190,11 @@ def sft_findings(folder: str | Path) -> str:
         done = len(list((folder / "records").glob("measure/**/*.jsonl"))) if (folder / "records").is_dir() else 0
         parts.append("**What the SFT taught:** not measured yet" + (f" ({done} record files so far)" if done else "")
                      + "; `smollm_sft measure` writes `measure.json`.")
-    steps = _read(folder / "dry_run_steps.json")
-    if steps.get("seconds_per_step"):
-        samples = round(steps["seconds_per_step"] / steps["seconds_per_sample"]) if steps.get("seconds_per_sample") else None
+    # dry_run_steps.json holds one entry per setting (e.g. "target_p2_g4"): the largest step measured
+    runs = [r for r in _read(folder / "dry_run_steps.json").values() if isinstance(r, dict) and r.get("seconds_per_step")]
+    if runs:
+        steps = max(runs, key=lambda r: r.get("samples_per_step") or 0)
+        samples = steps.get("samples_per_step")
         parts.append(f"**A GRPO step on this CPU** (`dry-run-steps`, {steps.get('cpu_threads')} thread): "
                      f"{steps['seconds_per_step']:.1f} s for {samples} samples, {steps.get('tokens_per_second')} "
                      f"tokens/s; a 64-sample step of the GPU run would take about "
