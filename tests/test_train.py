@@ -105,24 +105,14 @@ def test_missing_model_fails_before_training(tmp_path):
     assert not (tmp_path / "out" / "metrics.jsonl").exists()
 
 
-def test_unsloth_without_cuda_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("backend", ["unsloth", "cuda"])
+def test_gpu_backend_without_cuda_is_a_clear_error(tmp_path, backend):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    c = cfg(backend="unsloth", lora_rank=8, output_dir=str(tmp_path))
-    with pytest.raises(T.BackendUnavailableError, match="CUDA"):
-        T.train(c)
-    assert "unsloth" not in sys.modules and "vllm" not in sys.modules
-
-
-def test_cuda_backend_without_cuda_is_a_clear_error(tmp_path):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present")
-    c = cfg(backend="cuda", lora_rank=8, output_dir=str(tmp_path))
-    with pytest.raises(T.BackendUnavailableError, match="backend='cuda' needs a CUDA GPU"):
+    c = cfg(backend=backend, lora_rank=8, output_dir=str(tmp_path))
+    with pytest.raises(T.BackendUnavailableError, match=f"backend='{backend}' needs a CUDA GPU"):
         T.train(c)
     assert not (tmp_path / "metrics.jsonl").exists()
     assert "unsloth" not in sys.modules and "vllm" not in sys.modules

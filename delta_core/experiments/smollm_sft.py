@@ -859,8 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # a step whose result is already there does nothing: it is logged as skipped and leaves the provenance of
     # the call that made the result at the top of provenance.json
-    skipped = {"sft": out / "sft.json", "precondition": out / "precondition.json"}.get(args.step)
-    skipped = skipped is not None and skipped.is_file()
+    result_file = {"sft": out / "sft.json", "precondition": out / "precondition.json"}.get(args.step)
+    skipped = result_file is not None and result_file.is_file()
     with user_errors(PROG, ConfigError, ModelUnavailableError, paths={"OUT": args.out, "--work": args.work}):
         if args.step == "sft":
             result = run_sft(exp, out, work, progress=progress)

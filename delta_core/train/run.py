@@ -89,15 +89,20 @@ def _trainer_class():
     return DeltaGRPOTrainer
 
 
-def require_unsloth(config: TrainConfig) -> None:
-    """Fail clearly, before importing anything heavy, when the unsloth back-end cannot run here."""
+def require_cuda(config: TrainConfig) -> None:
+    """A GPU back-end ('cuda', 'unsloth') fails clearly, before any model loads, where no CUDA GPU is visible."""
     import torch
 
     if not torch.cuda.is_available():
         raise BackendUnavailableError(
-            "backend='unsloth' needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
+            f"backend={config.backend!r} needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
             "use backend='cpu' (e.g. --preset cpu_tiny) on this machine"
         )
+
+
+def require_unsloth(config: TrainConfig) -> None:
+    """Fail clearly, before importing anything heavy, when the unsloth back-end cannot run here."""
+    require_cuda(config)
     packages = ("unsloth", "vllm") if config.use_vllm else ("unsloth",)
     for package in packages:
         if importlib.util.find_spec(package) is None:
@@ -111,17 +116,6 @@ def require_unsloth(config: TrainConfig) -> None:
         raise BackendUnavailableError(
             "backend='unsloth': trl is already imported in this process, but unsloth must be imported before trl "
             "to patch it; start a fresh process (python -m delta_core.train ...)"
-        )
-
-
-def require_cuda(config: TrainConfig) -> None:
-    """backend='cuda' fails clearly, before any model loads, where no CUDA GPU is visible."""
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError(
-            f"backend={config.backend!r} needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
-            "use backend='cpu' on this machine"
         )
 
 
