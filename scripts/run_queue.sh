@@ -57,6 +57,8 @@ run_item() {
                --learning-rate "$(.venv/bin/python -c "import json; print(json.load(open('$MINI/experiment.json'))['learning_rate'])")" ;;
     recipe) .venv/bin/python -m delta_core.experiments.recipe run book/results/recipe "$arm" --seed "$seed" ;;
     smol) mkdir -p runs "$SMOL"
+          # a finished step is not called again: each call would add a "skipped" line to provenance.json
+          case "$arm" in measure|precondition) [ -f "$SMOL/$arm.json" ] && { echo "finished already"; return 0; } ;; esac
           # the measurement records (small JSON lines) go under $SMOL/records, committed at a session's end,
           # so measurements that outlast a session go on in the next checkout; the SFT checkpoints stay in runs/
           if [ "$arm" = sft ]; then  # the second queue to get here waits for the first's SFT, then finds it made

@@ -286,6 +286,33 @@ def test_measure_and_precondition_on_a_real_model_and_adapter(sft_out, tmp_path)
     assert S.precondition(exp, out, work, progress=False) == pre  # written once; read back after
 
 
+def test_a_measure_call_after_the_report_is_logged_as_skipped(sft_out, tmp_path):
+    """Each queue restart calls `measure` again: once measure.json reports every asked model at this k, the call
+    is logged as skipped and the top of provenance.json stays the call that measured (it was overwritten with a
+    ~5 s "wall time" before)."""
+    import json
+    import shutil
+
+    exp, out = sft_out
+    shutil.copytree(out, tmp_path / "out")
+    out = tmp_path / "out"
+    write_json(out / "experiment.json", {k: v for k, v in S.asdict(exp).items()})
+    args = ["measure", str(out), "--work", str(tmp_path / "work"), "--no-progress"]
+    assert S.main(args + ["--models", "raw"]) == 0
+    first = read_json(out / "provenance.json")
+    assert S.main(args) == 0  # the adapted model is not in the report yet: measured, not skipped
+    second = read_json(out / "provenance.json")
+    assert second["command"] != first["command"] and not second["invocations"][-1].get("skipped")
+    assert S.main(args) == 0
+    third = read_json(out / "provenance.json")
+    assert third["command"] == second["command"] and third["wall_seconds"] == second["wall_seconds"]
+    assert [c.get("skipped", False) for c in third["invocations"] if c["step"] == "measure"] == [False, False, True]
+    report = json.loads((out / "measure.json").read_text())
+    assert set(report["models"]) == set(S.MODELS)
+    (out / "measure.json").write_text(json.dumps({**report, "k": exp.measure_k + 1}))
+    assert not S._measured_already(out / "measure.json", exp, ["raw"])  # another k: not the same measurement
+
+
 def test_dry_run_steps_trains_grpo_from_the_merged_model(sft_out, tmp_path):
     exp, out = sft_out
     import shutil

@@ -775,6 +775,15 @@ def _write_provenance(out: Path, step: str, argv: Sequence[str], exp: SmolSFTExp
         write_json(path, record)
 
 
+def _measured_already(path: Path, exp: SmolSFTExperiment, models: Sequence[str]) -> bool:
+    """Whether measure.json already reports every one of `models` at this experiment's k (a call then only
+    rewrites the same report from the saved records: it is logged as skipped)."""
+    if not path.is_file():
+        return False
+    report = read_json(path)
+    return report.get("k") == exp.measure_k and all(m in report.get("models", {}) for m in models)
+
+
 def _shard(parser, text: str) -> tuple[int, int]:
     try:
         shard = tuple(int(x) for x in text.split("/"))
@@ -861,6 +870,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the call that made the result at the top of provenance.json
     result_file = {"sft": out / "sft.json", "precondition": out / "precondition.json"}.get(args.step)
     skipped = result_file is not None and result_file.is_file()
+    if args.step == "measure":
+        skipped = _measured_already(out / "measure.json", exp, args.models)
     with user_errors(PROG, ConfigError, ModelUnavailableError, paths={"OUT": args.out, "--work": args.work}):
         if args.step == "sft":
             result = run_sft(exp, out, work, progress=progress)
