@@ -28,7 +28,12 @@ def test_target_criterion_and_precondition():
 
 
 def test_findings_not_run_dry_run_and_real(tmp_path):
-    assert not gpu_findings(tmp_path).ran
+    assert not gpu_findings(tmp_path).ran and "Why not" not in gpu_findings(tmp_path).text
+    tries = [{"utc": "2026-12-04 20:47", "asked": "run", "answer": "no new device machine is lent at present"},
+             {"utc": "2026-12-04 22:49", "asked": "status", "answer": "not drawn"}]
+    (tmp_path / "device_attempts.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tries))
+    text = gpu_findings(tmp_path).text
+    assert "Why not yet" in text and "- 2026-12-04 22:49 UTC, asked `status`: not drawn" in text
     summary = {"dry_run": True, "device": "cpu", "arms": {}}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     found = gpu_findings(tmp_path)

@@ -98,12 +98,23 @@ def target_verdict(arm: dict[str, Any]) -> tuple[str, str]:
                      f"best {_pct(best)}; a jump needs {_pct(JUMP)}.{pre}")
 
 
+def _attempts(folder: Path) -> str:
+    """The sessions' tries to get a device (`device_attempts.jsonl`: a line per try, with its UTC time, what
+    was asked and what the device service answered), as a Markdown list; empty when there is no log."""
+    path = folder / "device_attempts.jsonl"
+    if not path.is_file():
+        return ""
+    tries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    items = [f"- {t['utc']} UTC, asked `{t['asked']}`: {t['answer']}" for t in tries]
+    return "\n\nWhy not yet: the tries to get a device so far, and what the device service answered:\n\n" + "\n".join(items)
+
+
 def gpu_findings(folder: str | Path) -> GpuFindings:
     folder = Path(folder)
     summary = _read(folder / "summary.json")
     if not summary:
         return GpuFindings(False, "The GPU run has not been made yet: `book/results/gpu/summary.json` does not "
-                                  "exist. The plan above is what it will run.")
+                                  "exist. The plan above is what it will run." + _attempts(folder))
     if summary.get("dry_run"):
         return GpuFindings(False, "`book/results/gpu/` holds a dry run's summary, which is not a result: "
                                   "it is ignored here.", summary)
