@@ -115,7 +115,7 @@ only, and the switch rule) are two of the arms, read from their saved runs:
 display(pd.DataFrame([{"arm": a, "what": recipe.ARMS[a]["about"]} for a in settings.arms]).set_index("arm"))
 print(f"budget: {settings.steps} steps a run ({settings.long_steps} for 'long'), seeds {settings.seeds}; "
       f"curriculum: the first {settings.bridge_steps} steps on the bridge family")
-print("\\nWhat counts, fixed before the runs (recipe.CRITERIA):")
+print("\\nWhat counts, fixed before the runs (recipe.CRITERIA; switch_order before the last three switch arms):")
 for name, value in recipe.CRITERIA.items():
     print(f"  {name} = {value}")
 """),
@@ -129,8 +129,14 @@ more regressions (drops between evaluations); one half only is "partly", grokkin
 above it in two seeds of three, refuted when it does not end above it. **C15** is reproduced when two of
 three continued runs collapse (their training full-pass rate falls below half its peak, or their last
 held-out pass@1 below half their best). **C10** reads the target's own dense → binary seeds: reproduced
-when their dense phase found no full pass and their held-out pass@1 stayed at 0. Until every seed of an
-arm has run, its rows say "not run" and which runs are missing.
+when their dense phase found no full pass and their held-out pass@1 stayed at 0. **When to switch** tests
+no claim of the paper; its reading was fixed later than the others, once binary, the rule and switch_30
+had landed (their means fell as the switch came later) but before switch_60, switch_100 and switch_dense
+had: over every run of the fixed-switch arms (binary, rule, 30, 60, 100), the rank correlation of the
+step it switched at with its final level, and with its step to the grok level; at −0.5 or below "earlier
+is better", at +0.5 or above "later is better", between them "no clear order". The two later arms can
+break the trend the first three show. Until every seed of an arm has run, its rows say "not run" and
+which runs are missing.
 
 ## 2. A live run
 
@@ -163,6 +169,8 @@ plt.show()
 timing = verdicts["switch_timing"]
 display(pd.DataFrame(timing["arms"]).T.rename(index=recipe_report.LABELS).round(3))
 print("status:", timing["status"], f"({timing['reason']})" if "reason" in timing else "")
+if "order" in timing:
+    display(Markdown(f"**Reading:** {timing['text']}"))
 """),
     md("""
 ## 4. Replay and feedback (C6, C7)

@@ -203,3 +203,37 @@ def test_loss_pieces_divide_the_generation_batch():
     assert R.loss_pieces(6, 4) == 3      # 4 does not divide 6: the largest count that does
     assert R.loss_pieces(7, 4) == 1      # a prime batch: one piece
     assert R.loss_pieces(128, 1) == 1
+
+
+def test_spearman_handles_ties_and_constants():
+    assert R.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert R.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert R.spearman([0, 0, 10, 10], [1, 2, 3, 4]) == pytest.approx(0.8944, abs=1e-4)  # tied ranks averaged
+    assert R.spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def _switched(switch_at, rise_at, final, seeds=(0, 1, 2)):
+    return {seed: R.run_stats(_records(_curve(rise_at, final + 0.01 * seed), binary_from=switch_at), 160)
+            for seed in seeds}
+
+
+def test_switch_timing_reads_the_order_fixed_before_the_last_arms():
+    """Each reading can come out: earlier better, later better, no clear order; and it waits for every arm."""
+    arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
+    at = {"binary": 0, "rule": 10, "switch_30": 30, "switch_60": 60, "switch_100": 100, "switch_dense": 50}
+
+    def verdict(final_of, rise_of):
+        stats = {a: _switched(at[a], rise_of(at[a]), final_of(at[a])) for a in arms}
+        return _verdicts(stats)["switch_timing"]
+
+    early = verdict(lambda s: 0.3 - 0.002 * s, lambda s: 40 + s)
+    assert early["status"] == "measured" and early["order"]["final"] == "earlier is better"
+    assert early["order"]["grok_step"] == "earlier is better" and early["order"]["best_arm"] == "binary"
+    assert early["order"]["worst_arm"] == "switch_100" and early["order"]["best_and_worst_apart"] is True
+    assert "final level: earlier is better (Spearman -0.9" in early["text"]
+    late = verdict(lambda s: 0.1 + 0.002 * s, lambda s: 150 - s)
+    assert late["order"]["final"] == "later is better" and late["order"]["grok_step"] == "later is better"
+    flat = verdict(lambda s: 0.2, lambda s: 60)
+    assert flat["order"]["final"] == "no clear order" and flat["order"]["best_and_worst_apart"] is False
+    waiting = _verdicts({a: _switched(at[a], 60, 0.2) for a in arms[:3]})["switch_timing"]
+    assert waiting["status"] == "not run" and "order" not in waiting

@@ -42,6 +42,7 @@ __all__ = [
     "tiny_setting",
     "ARMS",
     "CRITERIA",
+    "FIXED_SWITCH_ARMS",
     "RecipeExperiment",
     "arm_metrics",
     "curriculum_datasets",
@@ -49,7 +50,9 @@ __all__ = [
     "main",
     "run_arm",
     "run_stats",
+    "spearman",
     "summarize",
+    "switch_order",
 ]
 
 # name -> what differs from the plain dense→binary control. "pilot": read from DELTA-mini v2's pilots.
@@ -91,7 +94,14 @@ CRITERIA: dict[str, Any] = {
     "c8_margin": 0.03,  # C8: aligned ends at least this far above misaligned, and above it in >= 2 of 3 seeds
     "c15_fall": 0.5,  # C15: a collapse is a 10-step training full-pass mean below half its best after the peak
     # (or held-out pass@1 at the last evaluation below half its best); reproduced in >= 2 of 3 seeds
+    # Switch timing, fixed 2026-12-04 23:20 UTC, after binary, rule and switch_30 had landed (their seed means
+    # fall as the switch comes later) and before switch_60, switch_100 and switch_dense had: over every run of
+    # the fixed-switch arms (binary, rule, switch_30, switch_60, switch_100), the Spearman rank correlation
+    # between the step a run switched at and its final level (its step to the grok level). <= -this: "earlier
+    # is better" (a later grok: ">= +this"); within +-this: "no clear order".
+    "switch_order": 0.5,
 }
+FIXED_SWITCH_ARMS = ("binary", "rule", "switch_30", "switch_60", "switch_100")
 
 
 @dataclass
@@ -427,11 +437,57 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
                   "final_max": max(s["final"] for s in stats[arm].values()), "seeds": len(stats[arm])}
             for arm in switch_arms if stats.get(arm)}
     out["switch_timing"] = {"status": waiting["status"] if waiting else "measured", "arms": rows,
-                            **({"reason": waiting["reason"]} if waiting else {})}
+                            **({"reason": waiting["reason"]} if waiting else {"order": switch_order(stats, steps)})}
     out["C10"] = c10 or {"status": "not run", "reason": "DELTA-mini v2's dense->binary arm on the target has not finished"}
     for claim, verdict in out.items():
         verdict["text"] = describe_verdict(claim, verdict, steps)
     return out
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (ties get their mean rank); None when either side is constant."""
+    def ranks(values):
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(list(x)), ranks(list(y))
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
+
+
+def switch_order(stats: dict[str, dict[int, dict[str, Any]]], steps: int) -> dict[str, Any]:
+    """The switch-timing reading fixed in CRITERIA['switch_order']: over every run of FIXED_SWITCH_ARMS, the rank
+    correlation of its switch step with its final level and with its step to the grok level (a run that never
+    reaches it counts as `steps + earlier_by`), each read as "earlier is better", "later is better" or "no clear
+    order"; and whether the best and the worst arm's seed ranges of the final level are apart."""
+    runs = [s for arm in FIXED_SWITCH_ARMS for s in stats.get(arm, {}).values()]
+    switched = [steps if s["switch_step"] is None else s["switch_step"] for s in runs]
+    cut = CRITERIA["switch_order"]
+
+    def read(rho, better_when_low):
+        if rho is None or abs(rho) < cut:
+            return "no clear order"
+        return "earlier is better" if (rho < 0) == better_when_low else "later is better"
+
+    rho_final = spearman(switched, [s["final"] for s in runs])
+    rho_grok = spearman(switched, [_grok_or_late(s, steps) for s in runs])
+    means = {arm: _mean([s["final"] for s in stats[arm].values()]) for arm in FIXED_SWITCH_ARMS if stats.get(arm)}
+    best, worst = max(means, key=means.get), min(means, key=means.get)
+    apart = min(s["final"] for s in stats[best].values()) > max(s["final"] for s in stats[worst].values())
+    return {"runs": len(runs), "rho_final": rho_final, "rho_grok_step": rho_grok,
+            "final": read(rho_final, better_when_low=True), "grok_step": read(rho_grok, better_when_low=False),
+            "best_arm": best, "worst_arm": worst, "best_and_worst_apart": apart}
 
 
 def _pct(value: float | None) -> str:
@@ -467,9 +523,17 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
                 f"{_pct(max(s['dense_phase_full_pass'] for s in per))}, best held-out pass@1 "
                 f"{_pct(max(s['held_out_best'] for s in per))} ({len(verdict['per_seed'])} seeds)")
     if claim == "switch_timing":
-        return "; ".join(f"{arm}: {_step_text(row['grok_step_mean'], steps)}, final {_pct(row['final_mean'])}"
+        arms = "; ".join(f"{arm}: {_step_text(row['grok_step_mean'], steps)}, final {_pct(row['final_mean'])}"
                          f" ({row['seeds']} seed{'s' if row['seeds'] != 1 else ''})"
                          for arm, row in verdict["arms"].items()) or "—"
+        order = verdict.get("order")
+        if not order:
+            return arms
+        rho = lambda r: "n/a" if r is None else f"{r:+.2f}"  # noqa: E731
+        return (f"final level: {order['final']} (Spearman {rho(order['rho_final'])}), step to "
+                f"{CRITERIA['grok_level']:.0%}: {order['grok_step']} (Spearman {rho(order['rho_grok_step'])}) over the "
+                f"{order['runs']} fixed-switch runs; best {order['best_arm']}, worst {order['worst_arm']}, their seed "
+                f"ranges {'apart' if order['best_and_worst_apart'] else 'overlap'}. {arms}")
     return "—"
 
 
