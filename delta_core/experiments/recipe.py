@@ -94,11 +94,11 @@ CRITERIA: dict[str, Any] = {
     "c8_margin": 0.03,  # C8: aligned ends at least this far above misaligned, and above it in >= 2 of 3 seeds
     "c15_fall": 0.5,  # C15: a collapse is a 10-step training full-pass mean below half its best after the peak
     # (or held-out pass@1 at the last evaluation below half its best); reproduced in >= 2 of 3 seeds
-    # Switch timing, fixed 2026-12-04 23:08 UTC (commit a0a9fce), after binary, rule and switch_30 had landed (their seed means
-    # fall as the switch comes later) and before switch_60, switch_100 and switch_dense had: over every run of
-    # the fixed-switch arms (binary, rule, switch_30, switch_60, switch_100), the Spearman rank correlation
-    # between the step a run switched at and its final level (its step to the grok level). <= -this: "earlier
-    # is better" (a later grok: ">= +this"); within +-this: "no clear order".
+    # Switch timing, fixed 2026-12-04 23:08 UTC (commit a0a9fce), after binary, rule and switch_30 had landed
+    # (their seed means fall as the switch comes later) and before switch_60, switch_100 and switch_dense had:
+    # over every run of the fixed-switch arms (binary, rule, switch_30, switch_60, switch_100), the Spearman rank
+    # correlation between the step a run switched at and its final level (its step to the grok level).
+    # <= -this: "earlier is better" (for the grok step, >= +this); within +-this: "no clear order".
     "switch_order": 0.5,
 }
 FIXED_SWITCH_ARMS = ("binary", "rule", "switch_30", "switch_60", "switch_100")
