@@ -13,8 +13,8 @@
 # a feedback run (~2 h: a feedback step costs ~5 plain ones) and a long run (400 steps) each fill queue a
 # about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
 # new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
-# the switch-timing arms (the chapter's centrepiece) go before the long runs (2026-12-04: nine ~35-min runs
-# complete one claim in a session; a long run is ~90 min); issue 21's CPU runs of SmolLM2 come first now that its adapter is committed: smol:measure:I/N and
+# the switch-timing arms (the chapter's centrepiece), then the misaligned curriculum (C8), then the long runs
+# (C15): 2026-12-04, a plain run is ~45 min a core, a long run ~100 min, so claims complete one by one; issue 21's CPU runs of SmolLM2 come first now that its adapter is committed: smol:measure:I/N and
 # smol:precondition:I/N, sharded between the two queues, their per-problem records committed under
 # book/results/smollm_sft/records so that a new checkout goes on where they stopped (smol:sft, first in
 # queue a, is skipped once sft.json is there; smol:measure-raw:0/1, in no list now, measures the raw model
@@ -30,17 +30,18 @@ case "${1:-}" in
             mini:dense_then_binary:1 mini:dense_then_binary:0 mini:dense_then_binary:2 mini:dense:1 mini:dense:2
             recipe:replay:0 recipe:replay:1 recipe:replay:2 recipe:curriculum_aligned:0 recipe:switch_30:0
             recipe:feedback:0 recipe:feedback:2
-            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:switch_100:2
-            recipe:long:0 recipe:long:2
-            recipe:curriculum_misaligned:2 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:0" ;;
+            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:switch_100:2 recipe:switch_100:1
+            recipe:curriculum_misaligned:2 recipe:curriculum_misaligned:0
+            recipe:long:0 recipe:long:2 recipe:curriculum_misaligned:1" ;;
   b) items="smol:measure:1/2 smol:precondition:1/2
             mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
             recipe:feedback:1
             recipe:switch_30:1 recipe:switch_30:2 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
-            recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2 recipe:switch_100:0 recipe:switch_100:1
+            recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2 recipe:switch_100:0
+            recipe:curriculum_misaligned:1
             recipe:long:1
-            recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:2
+            recipe:switch_100:1 recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:long:0 recipe:long:2" ;;
   *) echo "usage: scripts/run_queue.sh a|b [ITEM ...]   (one queue per core; ITEMs replace the queue's list)" >&2; exit 2 ;;
 esac
