@@ -14,7 +14,8 @@
 # about as long as ~4 and ~2 plain runs fill queue b. Checkpoints (runs/) are not committed: a run cut by a
 # new checkout starts again, so each session restarts the queues early enough for a feedback run to end;
 # the switch-timing arms (the chapter's centrepiece), then the misaligned curriculum (C8), then the long runs
-# (C15): 2026-12-04, a plain run is ~45 min a core, a long run ~100 min, so claims complete one by one; issue 21's CPU runs of SmolLM2 come first now that its adapter is committed: smol:measure:I/N and
+# (C15): 2026-12-04, a plain run is ~45 min a core, a long run ~100 min, so claims complete one by one;
+# issue 21's CPU runs of SmolLM2 come first now that its adapter is committed: smol:measure:I/N and
 # smol:precondition:I/N, sharded between the two queues, their per-problem records committed under
 # book/results/smollm_sft/records so that a new checkout goes on where they stopped (smol:sft, first in
 # queue a, is skipped once sft.json is there; smol:measure-raw:0/1, in no list now, measures the raw model
