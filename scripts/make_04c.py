@@ -157,12 +157,16 @@ display(demo.round(3))
 The same dense → binary run, switched to the binary reward at step 0 (binary only), by the full-pass
 rule (which fires as soon as its 10-step window is full: the control's base already passes a few
 training problems), at steps 30, 60 and 100, and when the 10-step dense mean reaches 0.83. First the
-curves, then what each switch point bought:
+curves, on the training problems (which the base saw in SFT: what each run optimizes) and on the held-out
+ones (what it generalizes to), then what each switch point bought:
 """),
     code("""
-fig, ax = plt.subplots(figsize=(8, 3.8))
-recipe_report.plot_curves(evals, recipe_report.SWITCH_ARMS, ax=ax, steps=settings.steps, grok=recipe.CRITERIA["grok_level"],
-                          title="held-out pass@1 by switch point (band: the seeds' range)")
+fig, axes = plt.subplots(1, 2, figsize=(14, 3.8))
+recipe_report.plot_train_full_pass(trains, recipe_report.SWITCH_ARMS, ax=axes[0], steps=settings.steps,
+                                   title="training problems: full-pass rate (band: the seeds' range)")
+recipe_report.plot_curves(evals, recipe_report.SWITCH_ARMS, ax=axes[1], steps=settings.steps, grok=recipe.CRITERIA["grok_level"],
+                          title="held-out problems: pass@1 by switch point")
+fig.tight_layout()
 plt.show()
 recipe_report.plot_switch_timing(summary)
 plt.show()

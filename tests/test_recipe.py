@@ -237,3 +237,23 @@ def test_switch_timing_reads_the_order_fixed_before_the_last_arms():
     assert flat["order"]["final"] == "no clear order" and flat["order"]["best_and_worst_apart"] is False
     waiting = _verdicts({a: _switched(at[a], 60, 0.2) for a in arms[:3]})["switch_timing"]
     assert waiting["status"] == "not run" and "order" not in waiting
+
+
+def test_training_full_pass_plot_smooths_each_run_then_averages_the_seeds():
+    """The left panel of chapter 4c's switch figure: per run a 10-step rolling mean, then the seeds' mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from delta_core.experiments import recipe_report
+
+    rows = [{"arm": "binary", "seed": seed, "label": recipe_report.LABELS["binary"], "step": step,
+             "binary_mean": (1.0 if step % 2 else 0.0) if seed == 0 else 0.2} for seed in (0, 1) for step in range(1, 21)]
+    ax = recipe_report.plot_train_full_pass(pd.DataFrame(rows), ["binary", "rule"])
+    (line,) = [line for line in ax.get_lines() if len(line.get_xdata()) == 20]
+    # seed 0 alternates 0/1 (its 10-step mean is 0.5 from step 10 on), seed 1 is 0.2: their mean is 0.35
+    assert list(line.get_ydata())[-1] == pytest.approx(0.35)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [recipe_report.LABELS["binary"]]
+    empty = recipe_report.plot_train_full_pass(pd.DataFrame(), ["binary"])
+    assert empty.get_ylabel() == "training full-pass (10-step mean)"

@@ -434,7 +434,8 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
     rows = {arm: {"switch_step": [s["switch_step"] for s in stats[arm].values()],
                   "grok_step_mean": grok_mean(arm), "final_mean": seed_mean(arm, "final"),
                   "final_min": min(s["final"] for s in stats[arm].values()),
-                  "final_max": max(s["final"] for s in stats[arm].values()), "seeds": len(stats[arm])}
+                  "final_max": max(s["final"] for s in stats[arm].values()),
+                  "train_full_pass_last10": seed_mean(arm, "train_full_pass_last10"), "seeds": len(stats[arm])}
             for arm in switch_arms if stats.get(arm)}
     out["switch_timing"] = {"status": waiting["status"] if waiting else "measured", "arms": rows,
                             **({"reason": waiting["reason"]} if waiting else {"order": switch_order(stats, steps)})}

@@ -54,6 +54,31 @@ def plot_curves(evals: Any, arms: list[str], ax=None, title: str = "", steps: in
     return ax
 
 
+def plot_train_full_pass(trains: Any, arms: list[str], ax=None, title: str = "", steps: int | None = None):
+    """Training full-pass rate (each run's 10-step rolling mean; one line per arm, the seeds' mean, band = their
+    min..max): what each run optimizes, on problems the base saw in SFT. Beside `plot_curves` it shows how much
+    of the training gain reaches the held-out problems."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    data = trains[trains["arm"].isin(arms)] if len(trains) else trains
+    if steps is not None and len(data):
+        data = data[data["step"] <= steps]
+    if len(data):
+        runs = [run.sort_values("step").assign(smooth=lambda r: r["binary_mean"].rolling(10, min_periods=1).mean())
+                for _, run in data.groupby(["arm", "seed"])]
+        data = pd.concat(runs)
+        sns.lineplot(data=data, x="step", y="smooth", hue="label",
+                     hue_order=[LABELS[a] for a in arms if LABELS[a] in set(data["label"])],
+                     estimator="mean", errorbar=("pi", 100), ax=ax)
+        ax.legend(fontsize=7, title=None)
+    ax.set(xlabel="GRPO step", ylabel="training full-pass (10-step mean)", title=title, ylim=(-0.01, None))
+    return ax
+
+
 def plot_switch_timing(summary: dict[str, Any], axes=None):
     """The centrepiece: the step each seed reaches the grok level (left) and its final level (right)
     against the step it switched to binary, one point per seed, a line through the arms' means."""
