@@ -76,6 +76,20 @@ with contextlib.chdir(ROOT):  # recipe.json's paths are relative to the reposito
     summary = recipe.summarize(settings, RESULTS, write=rerun)
     trains, evals = recipe_report.load(settings, RESULTS)
 verdicts = summary["verdicts"]
+
+# numbers the prose quotes, computed from the saved runs (myst-nb glue)
+from myst_nb import glue
+
+walls = {p.stem: read_json(p)["wall_seconds"] for p in (RESULTS / "provenance").glob("*.json")}
+plain = sorted(w for name, w in walls.items() if not name.startswith("feedback"))
+fed = sorted(w for name, w in walls.items() if name.startswith("feedback"))
+glue("plain_minutes", f"{plain[len(plain) // 2] / 60:.0f} minutes" if plain else "(no run yet)", display=False)
+glue("feedback_hours", f"{fed[len(fed) // 2] / 3600:.1f} hours" if fed else "(no run yet)", display=False)
+base_pass1 = evals[(evals["arm"] == "binary") & (evals["step"] == 0)]["pass@1"].mean() if len(evals) else float("nan")
+glue("base_pass1", f"{base_pass1:.1%}", display=False)
+length = trains.groupby("arm")["completion_length"].mean() if len(trains) else {}
+glue("feedback_length_ratio", f"{length['feedback'] / length['rule']:.1f}" if "feedback" in length and "rule" in length
+     else "(not measured yet)", display=False)
 """),
     md("""
 ## 1. The setting, and what counts
@@ -107,7 +121,7 @@ if (MINI / "verdict.json").is_file():
     md("""
 So every arm here starts from the same base on the **positive-control setting** of chapter 4b: the
 control family (`ends_with/medium`), trained on its problems the base saw in SFT, evaluated on the 16
-it did not, where the base solves a held-out problem about once in a hundred samples. Each arm is the
+it did not, where the base's held-out pass@1 is {glue:text}`base_pass1` (the binary arm's step-0 evaluation). Each arm is the
 plain dense → binary control with exactly one thing changed; the two controls of chapter 4b (binary
 only, and the switch rule) are two of the arms, read from their saved runs:
 """),
@@ -140,7 +154,8 @@ which runs are missing.
 
 ## 2. A live run
 
-A run takes 20–40 minutes on one core, a feedback run about two hours (its continuations are long). Here one of them runs for a few steps on a tiny copy of
+A run took {glue:text}`plain_minutes` on one core (the median of the saved runs' wall times), a feedback run
+{glue:text}`feedback_hours` (its continuations are long). Here one of them runs for a few steps on a tiny copy of
 the base (2 prompts × 2 samples a step, an evaluation every 2 steps on 2 samples a problem): the same
 code path, not a result.
 """),
@@ -184,7 +199,8 @@ returns (in place of failed samples); feedback gives a failed program the judge'
 the model continue once, the feedback tokens masked out of the loss. Both against the plain run
 (the switch rule). The paper ran feedback *with* replay; here they are separate arms, so each effect is
 its own (the trainer refuses the combination: a replayed trace would need its feedback mask). A feedback
-step trains on completions ~1.7× as long, so its loss is computed in four micro-batches (the same
+step trains on completions {glue:text}`feedback_length_ratio` times as long as the plain run's (mean
+completion length over the runs), so its loss is computed in four micro-batches (the same
 gradient and one optimizer step per generation batch, at half the CPU time; `recipe.ARMS`).
 """),
     code("""
