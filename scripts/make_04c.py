@@ -81,7 +81,7 @@ verdicts = summary["verdicts"]
 from myst_nb import glue
 
 walls = {p.stem: read_json(p)["wall_seconds"] for p in (RESULTS / "provenance").glob("*.json")}
-plain = sorted(w for name, w in walls.items() if not name.startswith("feedback"))
+plain = sorted(w for name, w in walls.items() if not name.startswith(("feedback", "long")))  # the 160-step runs
 fed = sorted(w for name, w in walls.items() if name.startswith("feedback"))
 glue("plain_minutes", f"{plain[len(plain) // 2] / 60:.0f} minutes" if plain else "(no run yet)", display=False)
 glue("feedback_hours", f"{fed[len(fed) // 2] / 3600:.1f} hours" if fed else "(no run yet)", display=False)

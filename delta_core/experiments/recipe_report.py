@@ -34,6 +34,18 @@ def load(recipe: RecipeExperiment, out: str | Path) -> tuple[Any, Any]:
     return pd.DataFrame(trains), pd.DataFrame(evals)
 
 
+def _arms_within(frame: Any, arms: list[str], steps: int | None) -> Any:
+    """The lines of `frame` (from `load`) of these arms, up to `steps` when given."""
+    data = frame[frame["arm"].isin(arms)] if len(frame) else frame
+    return data[data["step"] <= steps] if steps is not None and len(data) else data
+
+
+def _hue_order(arms: list[str], data: Any) -> list[str]:
+    """The labels of `arms` present in `data`, in the order of `arms` (the legend's order)."""
+    present = set(data["label"])
+    return [LABELS[a] for a in arms if LABELS[a] in present]
+
+
 def plot_curves(evals: Any, arms: list[str], ax=None, title: str = "", steps: int | None = None, grok: float | None = None):
     """Held-out pass@1 per evaluation: one line per arm (the seeds' mean), band = the seeds' min..max."""
     import matplotlib.pyplot as plt
@@ -41,11 +53,9 @@ def plot_curves(evals: Any, arms: list[str], ax=None, title: str = "", steps: in
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.6))
-    data = evals[evals["arm"].isin(arms)] if len(evals) else evals
-    if steps is not None and len(data):
-        data = data[data["step"] <= steps]
+    data = _arms_within(evals, arms, steps)
     if len(data):
-        sns.lineplot(data=data, x="step", y="pass@1", hue="label", hue_order=[LABELS[a] for a in arms if LABELS[a] in set(data["label"])],
+        sns.lineplot(data=data, x="step", y="pass@1", hue="label", hue_order=_hue_order(arms, data),
                      estimator="mean", errorbar=("pi", 100), marker="o", markersize=3, ax=ax)
         ax.legend(fontsize=7, title=None)
     if grok is not None:
@@ -64,15 +74,12 @@ def plot_train_full_pass(trains: Any, arms: list[str], ax=None, title: str = "",
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.6))
-    data = trains[trains["arm"].isin(arms)] if len(trains) else trains
-    if steps is not None and len(data):
-        data = data[data["step"] <= steps]
+    data = _arms_within(trains, arms, steps)
     if len(data):
         runs = [run.sort_values("step").assign(smooth=lambda r: r["binary_mean"].rolling(10, min_periods=1).mean())
                 for _, run in data.groupby(["arm", "seed"])]
         data = pd.concat(runs)
-        sns.lineplot(data=data, x="step", y="smooth", hue="label",
-                     hue_order=[LABELS[a] for a in arms if LABELS[a] in set(data["label"])],
+        sns.lineplot(data=data, x="step", y="smooth", hue="label", hue_order=_hue_order(arms, data),
                      estimator="mean", errorbar=("pi", 100), ax=ax)
         ax.legend(fontsize=7, title=None)
     ax.set(xlabel="GRPO step", ylabel="training full-pass (10-step mean)", title=title, ylim=(-0.01, None))
