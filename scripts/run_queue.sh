@@ -40,9 +40,9 @@ case "${1:-}" in
             recipe:feedback:1
             recipe:switch_30:1 recipe:switch_30:2 recipe:curriculum_aligned:1 recipe:curriculum_aligned:2
             recipe:switch_60:0 recipe:switch_60:1 recipe:switch_60:2 recipe:switch_100:0
-            recipe:curriculum_misaligned:1
+            recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:0
             recipe:long:1
-            recipe:switch_100:1 recipe:curriculum_misaligned:0 recipe:curriculum_misaligned:2
+            recipe:switch_100:1 recipe:curriculum_misaligned:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:long:0 recipe:long:2" ;;
   *) echo "usage: scripts/run_queue.sh a|b [ITEM ...]   (one queue per core; ITEMs replace the queue's list)" >&2; exit 2 ;;
 esac
@@ -60,7 +60,7 @@ run_item() {
     recipe) .venv/bin/python -m delta_core.experiments.recipe run book/results/recipe "$arm" --seed "$seed" ;;
     smol) mkdir -p runs "$SMOL"
           # a finished step is not called again: each call would add a "skipped" line to provenance.json
-          case "$arm" in measure|precondition) [ -f "$SMOL/$arm.json" ] && { echo "finished already"; return 0; } ;; esac
+          case "$arm" in sft|measure|precondition) [ -f "$SMOL/$arm.json" ] && { echo "finished already"; return 0; } ;; esac
           # the measurement records (small JSON lines) go under $SMOL/records, committed at a session's end,
           # so measurements that outlast a session go on in the next checkout; the SFT checkpoints stay in runs/
           if [ "$arm" = sft ]; then  # the second queue to get here waits for the first's SFT, then finds it made
