@@ -192,6 +192,20 @@ if "order" in timing:
     display(Markdown(f"**Reading:** {timing['text']}"))
 """),
     md("""
+The last columns read the same evaluations another way. pass@1 says how often a sample solves a held-out
+problem; *coverage* (pass@32, `coverage_*` above: at step 0 and over the last three evaluations) says
+whether any of 32 samples does, i.e. which problems are within reach at all. If pass@1 grows while
+coverage stays where it was, RL is concentrating the model on problems it could already sometimes solve
+(sharpening); a skill RL adds shows up as coverage that grows. Per arm, seed means (pass@1 at step 0 is
+{glue:text}`base_pass1`):
+"""),
+    code("""
+rows = pd.DataFrame(timing["arms"]).T
+reach = pd.DataFrame({"pass@1 final (%)": rows["final_mean"], "coverage at step 0 (%)": rows["coverage_first_mean"],
+                      "coverage final (%)": rows["coverage_final_mean"]}, index=rows.index).astype(float)
+display((100 * reach).rename(index=recipe_report.LABELS).round(1))
+"""),
+    md("""
 ## 4. Replay and feedback (C6, C7)
 
 Replay puts up to three of a prompt's most recent successful programs back into its group when it

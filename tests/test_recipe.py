@@ -73,6 +73,16 @@ def test_run_stats_reads_grok_step_final_regressions_and_switch():
     assert R.run_stats(records, 20)["curve"][-1] == (20, 0.12)  # a longer run is judged on the budget
 
 
+def test_run_stats_reads_coverage_at_the_largest_k():
+    records = _records([(0, 0.0), (10, 0.05), (20, 0.12), (30, 0.08)])
+    assert R.run_stats(records, 30)["coverage_final"] is None  # no pass@k beyond k=1: no coverage
+    for r, p32 in zip((r for r in records if r["kind"] == "eval"), (0.125, 0.25, 0.5, 0.375)):
+        r.update({"pass@32": p32, "pass@4": 0.9})
+    stats = R.run_stats(records, 30)
+    assert stats["coverage_k"] == 32 and stats["coverage_first"] == 0.125
+    assert stats["coverage_final"] == pytest.approx((0.25 + 0.5 + 0.375) / 3)
+
+
 def _stats(rise_at, final, seeds=(0, 1, 2)):
     return {seed: R.run_stats(_records(_curve(rise_at, final)), 160) for seed in seeds}
 

@@ -298,6 +298,10 @@ def run_stats(records: Sequence[dict[str, Any]], steps: int) -> dict[str, Any]:
     evals = sorted((r for r in records if r.get("kind") == "eval" and r["step"] <= steps), key=lambda r: r["step"])
     trains = sorted((r for r in records if r.get("kind") == "train" and r["step"] <= steps), key=lambda r: r["step"])
     curve = [(r["step"], r["pass@1"]) for r in evals]
+    # coverage: pass@k at the evaluation's largest k (32 samples a problem), i.e. the share of held-out problems
+    # some sample solves; pass@1 rising while it stays put is sharpening, not a wider skill
+    ks = sorted({int(key[5:]) for r in evals for key in r if key.startswith("pass@") and key[5:].isdigit()})
+    coverage = [r.get(f"pass@{ks[-1]}") for r in evals] if ks and ks[-1] > 1 else []
     grok = next((step for step, p in curve if p >= CRITERIA["grok_level"] - 1e-9), None)
     tail = [p for _, p in curve[-CRITERIA["final_evals"]:]]
     switched = next((r["step"] for r in trains if r.get("phase") == "binary"), None)
@@ -309,6 +313,9 @@ def run_stats(records: Sequence[dict[str, Any]], steps: int) -> dict[str, Any]:
         "best": max((p for _, p in curve), default=None),
         "final": _mean(tail) if tail else None,
         "grok_step": grok,
+        "coverage_k": ks[-1] if coverage else None,
+        "coverage_first": coverage[0] if coverage else None,
+        "coverage_final": _mean(coverage[-CRITERIA["final_evals"]:]) if coverage else None,
         "regressions": sum(1 for (_, a), (_, b) in itertools.pairwise(curve) if b <= a - CRITERIA["drop"] + 1e-9),
         "switch_step": None if switched is None else switched - 1,  # steps done before the first binary step
         "train_full_pass_last10": _mean([r["binary_mean"] for r in trains[-10:]]),
@@ -435,7 +442,9 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
                   "grok_step_mean": grok_mean(arm), "final_mean": seed_mean(arm, "final"),
                   "final_min": min(s["final"] for s in stats[arm].values()),
                   "final_max": max(s["final"] for s in stats[arm].values()),
-                  "train_full_pass_last10": seed_mean(arm, "train_full_pass_last10"), "seeds": len(stats[arm])}
+                  "train_full_pass_last10": seed_mean(arm, "train_full_pass_last10"),
+                  "coverage_first_mean": seed_mean(arm, "coverage_first"),
+                  "coverage_final_mean": seed_mean(arm, "coverage_final"), "seeds": len(stats[arm])}
             for arm in switch_arms if stats.get(arm)}
     out["switch_timing"] = {"status": waiting["status"] if waiting else "measured", "arms": rows,
                             **({"reason": waiting["reason"]} if waiting else {"order": switch_order(stats, steps)})}
