@@ -316,6 +316,12 @@ for key in ("switch_timing", "C6", "C7", "C8", "C10", "C15"):
     v = verdicts[key]
     detail = v.get("reason") if v["status"] == "not run" else v.get("text")
     lines.append(f"- **{names[key]}: {v['status']}**" + (f" — {detail}" if detail and detail != "—" else ""))
+cover = pd.DataFrame(verdicts["switch_timing"]["arms"]).T
+if len(cover) and cover["coverage_final_mean"].notna().all():
+    lines.append(f"- **Reach (coverage, pass@32):** {cover['coverage_first_mean'].mean():.0%} of the held-out problems at "
+                 f"step 0, {cover['coverage_final_mean'].min():.0%}–{cover['coverage_final_mean'].max():.0%} at the end "
+                 f"(switch arms' seed means), while pass@1 went from {base_pass1:.1%} to "
+                 f"{cover['final_mean'].min():.1%}–{cover['final_mean'].max():.1%}")
 done = sum(len(r) for r in summary["runs"].values())
 lines.append(f"\\n{done} runs of {settings.steps} steps have finished; the rest resume from their checkpoints "
              f"(`scripts/run_queue.sh a` and `b`, one a core; `scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
