@@ -204,6 +204,20 @@ rows = pd.DataFrame(timing["arms"]).T
 reach = pd.DataFrame({"pass@1 final (%)": rows["final_mean"], "coverage at step 0 (%)": rows["coverage_first_mean"],
                       "coverage final (%)": rows["coverage_final_mean"]}, index=rows.index).astype(float)
 display((100 * reach).rename(index=recipe_report.LABELS).round(1))
+train_end, held_end = rows["train_full_pass_last10"].astype(float), rows["final_mean"].astype(float)
+if len(rows) and train_end.min() > 0 and held_end.min() > 0:
+    display(Markdown(f"Where the arms end: training full-pass rate over the last 10 steps {train_end.min():.0%}–"
+                     f"{train_end.max():.0%} (best/worst ×{train_end.max() / train_end.min():.1f}); final held-out "
+                     f"pass@1 {held_end.min():.1%}–{held_end.max():.1%} (×{held_end.max() / held_end.min():.1f})."))
+"""),
+    md("""
+**What this reading covers, and what it does not.** On this control the base already solves some training
+problems, so the binary reward has a gradient from step 0: the question measured here is whether dense
+steps *before* the switch help a run that binary reward could already move. On a family where the base
+solves nothing (pass@k = 0, DELTA-mini v2's target, section 6) there is no such choice: binary reward from
+step 0 gives every group the same reward, and a warm-up is the only way in. The last line above puts
+the two ends side by side: how far apart the arms finish on the training problems (what each run
+optimizes) and on the held-out ones (what carries over).
 """),
     md("""
 ## 4. Replay and feedback (C6, C7)
