@@ -542,7 +542,7 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
         rho = lambda r: "n/a" if r is None else f"{r:+.2f}"  # noqa: E731
         return (f"final level: {order['final']} (Spearman {rho(order['rho_final'])}), step to "
                 f"{CRITERIA['grok_level']:.0%}: {order['grok_step']} (Spearman {rho(order['rho_grok_step'])}) over the "
-                f"{order['runs']} fixed-switch runs; best {order['best_arm']}, worst {order['worst_arm']}, their seed "
+                f"{order['runs']} fixed-switch runs (positive control: binary reward has a gradient from step 0); best {order['best_arm']}, worst {order['worst_arm']}, their seed "
                 f"ranges {'apart' if order['best_and_worst_apart'] else 'overlap'}. {arms}")
     return "—"
 
