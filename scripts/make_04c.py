@@ -186,7 +186,8 @@ plt.show()
 recipe_report.plot_switch_timing(summary)
 plt.show()
 timing = verdicts["switch_timing"]
-display(pd.DataFrame(timing["arms"]).T.rename(index=recipe_report.LABELS).round(3))
+switch_rows = pd.DataFrame(timing["arms"]).T  # one row per switch arm; the reach table and the summary read it too
+display(switch_rows.rename(index=recipe_report.LABELS).round(3))
 print("status:", timing["status"], f"({timing['reason']})" if "reason" in timing else "")
 if "order" in timing:
     display(Markdown(f"**Reading:** {timing['text']}"))
@@ -200,12 +201,11 @@ coverage stays where it was, RL is concentrating the model on problems it could 
 {glue:text}`base_pass1`):
 """),
     code("""
-rows = pd.DataFrame(timing["arms"]).T
-reach = pd.DataFrame({"pass@1 final (%)": rows["final_mean"], "coverage at step 0 (%)": rows["coverage_first_mean"],
-                      "coverage final (%)": rows["coverage_final_mean"]}, index=rows.index).astype(float)
+reach = switch_rows[["final_mean", "coverage_first_mean", "coverage_final_mean"]].astype(float).set_axis(
+    ["pass@1 final (%)", "coverage at step 0 (%)", "coverage final (%)"], axis=1)
 display((100 * reach).rename(index=recipe_report.LABELS).round(1))
-train_end, held_end = rows["train_full_pass_last10"].astype(float), rows["final_mean"].astype(float)
-if len(rows) and train_end.min() > 0 and held_end.min() > 0:
+train_end, held_end = switch_rows["train_full_pass_last10"].astype(float), switch_rows["final_mean"].astype(float)
+if len(switch_rows) and train_end.min() > 0 and held_end.min() > 0:
     display(Markdown(f"Where the arms end: training full-pass rate over the last 10 steps {train_end.min():.0%}–"
                      f"{train_end.max():.0%} (best/worst ×{train_end.max() / train_end.min():.1f}); final held-out "
                      f"pass@1 {held_end.min():.1%}–{held_end.max():.1%} (×{held_end.max() / held_end.min():.1f})."))
@@ -330,12 +330,11 @@ for key in ("switch_timing", "C6", "C7", "C8", "C10", "C15"):
     v = verdicts[key]
     detail = v.get("reason") if v["status"] == "not run" else v.get("text")
     lines.append(f"- **{names[key]}: {v['status']}**" + (f" — {detail}" if detail and detail != "—" else ""))
-cover = pd.DataFrame(verdicts["switch_timing"]["arms"]).T
-if len(cover) and cover["coverage_final_mean"].notna().all():
-    lines.append(f"- **Reach (coverage, pass@32):** {cover['coverage_first_mean'].mean():.0%} of the held-out problems at "
-                 f"step 0, {cover['coverage_final_mean'].min():.0%}–{cover['coverage_final_mean'].max():.0%} at the end "
+if len(switch_rows) and switch_rows["coverage_final_mean"].notna().all():
+    lines.append(f"- **Reach (coverage, pass@32):** {switch_rows['coverage_first_mean'].mean():.0%} of the held-out problems at "
+                 f"step 0, {switch_rows['coverage_final_mean'].min():.0%}–{switch_rows['coverage_final_mean'].max():.0%} at the end "
                  f"(switch arms' seed means), while pass@1 went from {base_pass1:.1%} to "
-                 f"{cover['final_mean'].min():.1%}–{cover['final_mean'].max():.1%}")
+                 f"{switch_rows['final_mean'].min():.1%}–{switch_rows['final_mean'].max():.1%}")
 done = sum(len(r) for r in summary["runs"].values())
 lines.append(f"\\n{done} runs of {settings.steps} steps have finished; the rest resume from their checkpoints "
              f"(`scripts/run_queue.sh a` and `b`, one a core; `scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
