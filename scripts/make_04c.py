@@ -87,6 +87,9 @@ glue("plain_minutes", f"{plain[len(plain) // 2] / 60:.0f} minutes" if plain else
 glue("feedback_hours", f"{fed[len(fed) // 2] / 3600:.1f} hours" if fed else "(no run yet)", display=False)
 base_pass1 = evals[(evals["arm"] == "binary") & (evals["step"] == 0)]["pass@1"].mean() if len(evals) else float("nan")
 glue("base_pass1", f"{base_pass1:.1%}", display=False)
+# coverage is pass@k at the largest k the evaluations sampled (the runs' `coverage_k`)
+coverage_k = max((s["coverage_k"] for runs in summary["runs"].values() for s in runs.values() if s.get("coverage_k")), default=None)
+glue("coverage_k", str(coverage_k) if coverage_k else "k", display=False)
 length = trains.groupby("arm")["completion_length"].mean() if len(trains) else {}
 glue("feedback_length_ratio", f"{length['feedback'] / length['rule']:.1f}" if "feedback" in length and "rule" in length
      else "(not measured yet)", display=False)
@@ -194,8 +197,8 @@ if "order" in timing:
 """),
     md("""
 The last columns read the same evaluations another way. pass@1 says how often a sample solves a held-out
-problem; *coverage* (pass@32, `coverage_*` above: at step 0 and over the last three evaluations) says
-whether any of 32 samples does, i.e. which problems are within reach at all. If pass@1 grows while
+problem; *coverage* (pass@{glue:text}`coverage_k`, `coverage_*` above: at step 0 and over the last three
+evaluations) says whether any of {glue:text}`coverage_k` samples does, i.e. which problems are within reach at all. If pass@1 grows while
 coverage stays where it was, RL is concentrating the model on problems it could already sometimes solve
 (sharpening); a skill RL adds shows up as coverage that grows. Per arm, seed means (pass@1 at step 0 is
 {glue:text}`base_pass1`):
@@ -331,7 +334,7 @@ for key in ("switch_timing", "C6", "C7", "C8", "C10", "C15"):
     detail = v.get("reason") if v["status"] == "not run" else v.get("text")
     lines.append(f"- **{names[key]}: {v['status']}**" + (f" — {detail}" if detail and detail != "—" else ""))
 if len(switch_rows) and switch_rows["coverage_final_mean"].notna().all():
-    lines.append(f"- **Reach (coverage, pass@32):** {switch_rows['coverage_first_mean'].mean():.0%} of the held-out problems at "
+    lines.append(f"- **Reach (coverage, pass@{coverage_k}):** {switch_rows['coverage_first_mean'].mean():.0%} of the held-out problems at "
                  f"step 0, {switch_rows['coverage_final_mean'].min():.0%}–{switch_rows['coverage_final_mean'].max():.0%} at the end "
                  f"(switch arms' seed means), while pass@1 went from {base_pass1:.1%} to "
                  f"{switch_rows['final_mean'].min():.1%}–{switch_rows['final_mean'].max():.1%}")

@@ -119,7 +119,7 @@ def test_curriculum_and_collapse_verdicts():
     def long_run(collapses):
         trains = [{"kind": "train", "step": s, "binary_mean": (0.4 if s < 250 or not collapses else 0.05),
                    "entropy": 0.01, "completion_length": 120} for s in range(1, 401)]
-        return R.collapse(trains + [{"kind": "eval", "step": 400, "pass@1": 0.1}])
+        return R.collapse(trains + [{"kind": "eval", "step": 400, "pass@1": 0.1}], budget=160)
 
     fallen = long_run(True)
     assert fallen["collapsed"] and 250 <= fallen["fell_at"] <= 260 and fallen["last_step"] == 400
@@ -127,6 +127,14 @@ def test_curriculum_and_collapse_verdicts():
     assert _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]["status"] == "reproduced"
     assert _verdicts({}, {0: long_run(False), 1: long_run(False), 2: long_run(False)})["C15"]["status"] == "refuted"
     assert _verdicts({}, {0: fallen})["C15"]["status"] == "not run"
+    # the fidelity line names the seeds that fell and where, and entropy and length at the peak and the end
+    c15 = _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]
+    line = R.describe_verdict("C15", c15)
+    assert line.startswith("2 of 3 seeds collapsed within 400 steps") and f"at step {fallen['fell_at']}, {fallen['fell_at']})" in line
+    assert "40.0% at the others' budget (step 160)" in line and "entropy 0.0100 → 0.0100" in line and "output length 120 → 120 tokens" in line
+    assert "fell below" not in R.describe_verdict("C15", _verdicts({}, {s: long_run(False) for s in (0, 1, 2)})["C15"])
+    c8 = _verdicts({"curriculum_aligned": aligned, "curriculum_misaligned": misaligned, "binary": aligned})["C8"]
+    assert "aligned above in 3 of 3 seeds" in R.describe_verdict("C8", c8)
 
 
 def test_c10_reads_the_target_arm_and_waits_for_every_seed(tmp_path):

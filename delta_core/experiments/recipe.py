@@ -355,10 +355,12 @@ def replays(records: Sequence[dict[str, Any]], rule: Sequence[dict[str, Any]] | 
                for s in shared for k in keys)
 
 
-def collapse(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def collapse(records: Sequence[dict[str, Any]], budget: int | None = None) -> dict[str, Any]:
     """C15 on one long run: the step of the best 10-step training full-pass mean (the peak), and whether it
     then falls below `CRITERIA['c15_fall']` of that peak (the first step it does), or the last held-out pass@1
-    ends below that share of its best; entropy and output length at the peak and at the end."""
+    ends below that share of its best; entropy and output length at the peak and at the end. With `budget`
+    (the other arms' steps), also the 10-step mean there: how far from its peak the run was when it would
+    have stopped, i.e. whether it had converged before it was continued."""
     trains = sorted((r for r in records if r.get("kind") == "train"), key=lambda r: r["step"])
     evals = sorted((r for r in records if r.get("kind") == "eval"), key=lambda r: r["step"])
     if len(trains) < 10:
@@ -376,7 +378,8 @@ def collapse(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"peak_step": peak_step, "peak_train_full_pass": peak, "last_train_full_pass": means[-1][1],
             "fell_at": fell, "eval_best": best_eval, "eval_last": evals[-1]["pass@1"] if evals else None,
             "collapsed": fell is not None or eval_fell, "at_peak": around(peak_step), "at_end": around(trains[-1]["step"]),
-            "last_step": trains[-1]["step"]}
+            "last_step": trains[-1]["step"],
+            "budget_train_full_pass": next((m for step, m in means if step >= budget), None) if budget else None}
 
 
 def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, dict[str, Any]], recipe: RecipeExperiment,
@@ -424,7 +427,7 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
         above = sum(1 for seed in a if a[seed]["final"] > m[seed]["final"])
         status = ("reproduced" if gap >= CRITERIA["c8_margin"] and above >= 2 else
                   "refuted" if gap <= 0 else "inconclusive")
-        out["C8"] = {"status": status, "final_gap": gap, "seeds_aligned_above": above,
+        out["C8"] = {"status": status, "final_gap": gap, "seeds_aligned_above": above, "seeds": len(a),
                      "final_mean": {"aligned": seed_mean("curriculum_aligned", "final"),
                                     "misaligned": seed_mean("curriculum_misaligned", "final"),
                                     "binary (no curriculum)": seed_mean("binary", "final") if complete.get("binary") else None}}
@@ -433,8 +436,19 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
         out["C15"] = {"status": "not run", "reason": f"long runs finished: {sorted(finished_long)} of {seeds}"}
     else:
         fallen = sum(1 for c in finished_long.values() if c["collapsed"])
+        # what each seed did, for the line below: where training full-pass peaked and where it ended, whether
+        # (and where) it fell, and entropy and output length at the peak and at the end (the issue's "with")
+        # (a run under 10 steps, as in the tests' tiny runs, has no 10-step window: its fields are None)
+        per_seed = {seed: {"peak_step": c.get("peak_step"), "peak_train_full_pass": c.get("peak_train_full_pass"),
+                           "last_train_full_pass": c.get("last_train_full_pass"), "fell_at": c.get("fell_at"),
+                           "budget_train_full_pass": c.get("budget_train_full_pass"),
+                           "eval_best": c.get("eval_best"), "eval_last": c.get("eval_last"),
+                           "entropy_peak": c.get("at_peak", {}).get("entropy"), "entropy_end": c.get("at_end", {}).get("entropy"),
+                           "length_peak": c.get("at_peak", {}).get("length"), "length_end": c.get("at_end", {}).get("length")}
+                    for seed, c in sorted(finished_long.items())}
         out["C15"] = {"status": "reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted",
-                      "collapsed_seeds": fallen, "steps": recipe.long_steps,
+                      "collapsed_seeds": fallen, "seeds": len(finished_long), "steps": recipe.long_steps,
+                      "budget": steps, "per_seed": per_seed,
                       "note": f"within {recipe.long_steps} steps ({recipe.long_steps - steps} past the others' budget)"}
     switch_arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
     waiting = need(*switch_arms)
@@ -524,9 +538,25 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
         final = verdict["final_mean"]
         return (f"final held-out pass@1: via contains_ordered (aligned) {_pct(final['aligned'])}, via append_sequence "
                 f"(misaligned) {_pct(final['misaligned'])}, no curriculum {_pct(final['binary (no curriculum)'])}; "
-                f"aligned above in {verdict['seeds_aligned_above']} of the seeds (positive control)")
+                f"aligned above in {verdict['seeds_aligned_above']} of {verdict.get('seeds', 'the')} seeds (positive control)")
     if claim == "C15":
-        return f"{verdict['collapsed_seeds']} seed(s) collapsed {verdict['note']}"
+        per = verdict.get("per_seed", {}).values()
+        if not per:
+            return f"{verdict['collapsed_seeds']} seed(s) collapsed {verdict['note']}"
+
+        def mean(key: str, fmt: str) -> str:
+            value = _mean([s[key] for s in per])
+            return "—" if value is None else format(value, fmt)
+
+        fell = [s["fell_at"] for s in per if s["fell_at"] is not None]
+        return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
+                f"{' (training full-pass fell below half its peak at step ' + ', '.join(str(f) for f in fell) + ')' if fell else ''}; "
+                f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
+                f"{verdict.get('budget', '—')}), peak {mean('peak_train_full_pass', '.1%')} (at step "
+                f"{', '.join(str(s['peak_step']) for s in per)}), {mean('last_train_full_pass', '.1%')} at the end; held-out pass@1 "
+                f"best {mean('eval_best', '.1%')} → last {mean('eval_last', '.1%')}, entropy {mean('entropy_peak', '.4f')} → "
+                f"{mean('entropy_end', '.4f')}, output length {mean('length_peak', '.0f')} → {mean('length_end', '.0f')} tokens "
+                f"(seed means, peak → end; positive control)")
     if claim == "C10":
         per = verdict["per_seed"].values()
         return (f"dense → binary on {verdict['setting']}: dense-phase training full-pass at most "
@@ -589,7 +619,7 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
             if records is None:
                 continue
             if arm == "long":
-                long_runs[seed] = {**collapse(records), "replays_rule": replays(records, arm_metrics(recipe, out, "rule", seed))}
+                long_runs[seed] = {**collapse(records, recipe.steps), "replays_rule": replays(records, arm_metrics(recipe, out, "rule", seed))}
                 progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
                 continue
             one = run_stats(records, recipe.steps)
