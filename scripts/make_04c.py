@@ -315,6 +315,13 @@ full-pass rate hold, and what do entropy and output length do? A run continues t
 checkpoint where this checkout has it; checkpoints are not committed, so elsewhere it trains the rule's
 run again from step 0 (same seed, constant learning rate: the same run). The column `replays_rule` checks
 that: its first steps' rewards, loss and entropy against the committed rule run.
+
+Two columns say how to read a "refuted" here. `budget_train_full_pass` is the run's 10-step training
+full-pass rate where the other arms stop, `peak_train_full_pass` its best and `peak_step` where: a peak
+long after the budget means the run was still improving when the others stopped, so the continuation first
+finished converging and then ran on past it. And the paper's claim is that a run *can* collapse: no collapse
+in these seeds within these steps, on this control, does not show that it never does, only that it is not
+what a run here does by default.
 """),
     code("""
 recipe_report.plot_long(trains, evals, settings.steps)
