@@ -346,8 +346,15 @@ if len(switch_rows) and switch_rows["coverage_final_mean"].notna().all():
                  f"(switch arms' seed means), while pass@1 went from {base_pass1:.1%} to "
                  f"{switch_rows['final_mean'].min():.1%}–{switch_rows['final_mean'].max():.1%}")
 done = sum(len(r) for r in summary["runs"].values())
-lines.append(f"\\n{done} runs of {settings.steps} steps have finished; the rest resume from their checkpoints "
-             f"(`scripts/run_queue.sh a` and `b`, one a core; `scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
+long_done = sum(1 for c in summary["long"].values() if c.get("last_step", 0) >= settings.long_steps)
+expected = (len(settings.arms) - 1) * len(settings.seeds)  # every arm but 'long', each seed
+if done >= expected and long_done >= len(settings.seeds):
+    lines.append(f"\\nAll {done} runs of {settings.steps} steps and {long_done} of {settings.long_steps} have finished; "
+                 f"`scripts/run_recipe_arms.sh ARM:SEED` reruns one (or `rerun=True` here, all).")
+else:
+    lines.append(f"\\n{done} of {expected} runs of {settings.steps} steps and {long_done} of {len(settings.seeds)} long runs have "
+                 f"finished; the rest resume from their checkpoints (`scripts/run_queue.sh a` and `b`, one a core; "
+                 f"`scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
 display(Markdown("\\n".join(lines)))
 """),
     md("""
