@@ -130,9 +130,16 @@ def test_curriculum_and_collapse_verdicts():
     # the fidelity line names the seeds that fell and where, and entropy and length at the peak and the end
     c15 = _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]
     line = R.describe_verdict("C15", c15)
-    assert line.startswith("2 of 3 seeds collapsed within 400 steps") and f"at step {fallen['fell_at']}, {fallen['fell_at']})" in line
+    assert line.startswith("2 of 3 seeds collapsed within 400 steps")
+    assert f"seed 0: training full-pass below half its peak from step {fallen['fell_at']}; seed 1:" in line
+    assert f"seed 1: training full-pass below half its peak from step {fallen['fell_at']})" in line and "seed 2:" not in line
     assert "40.0% at the others' budget (step 160)" in line and "entropy 0.0100 → 0.0100" in line and "output length 120 → 120 tokens" in line
-    assert "fell below" not in R.describe_verdict("C15", _verdicts({}, {s: long_run(False) for s in (0, 1, 2)})["C15"])
+    assert "below half" not in R.describe_verdict("C15", _verdicts({}, {s: long_run(False) for s in (0, 1, 2)})["C15"])
+    # a run whose training holds but whose last held-out evaluation falls under half its best collapses too,
+    # and the line says that it was the held-out evaluation
+    held = {**long_run(False), "eval_best": 0.12, "eval_last": 0.05, "collapsed": True}
+    line = R.describe_verdict("C15", _verdicts({}, {0: held, 1: long_run(False), 2: long_run(False)})["C15"])
+    assert line.startswith("1 of 3 seeds collapsed") and "seed 0: last held-out pass@1 5.0%, under half its best 12.0%" in line
     c8 = _verdicts({"curriculum_aligned": aligned, "curriculum_misaligned": misaligned, "binary": aligned})["C8"]
     assert "aligned above in 3 of 3 seeds" in R.describe_verdict("C8", c8)
 

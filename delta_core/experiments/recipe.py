@@ -548,9 +548,16 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
             value = _mean([s[key] for s in per])
             return "—" if value is None else format(value, fmt)
 
-        fell = [s["fell_at"] for s in per if s["fell_at"] is not None]
+        # which way each collapsed seed fell: its training full-pass (the paper's Fig. 10a), or its last
+        # held-out evaluation (one evaluation: the reader should see which)
+        ways = []
+        for seed, s in verdict["per_seed"].items():
+            if s["fell_at"] is not None:
+                ways.append(f"seed {seed}: training full-pass below half its peak from step {s['fell_at']}")
+            elif s["eval_best"] and s["eval_last"] is not None and s["eval_last"] < CRITERIA["c15_fall"] * s["eval_best"]:
+                ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
         return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
-                f"{' (training full-pass fell below half its peak at step ' + ', '.join(str(f) for f in fell) + ')' if fell else ''}; "
+                f"{' (' + '; '.join(ways) + ')' if ways else ''}; "
                 f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
                 f"{verdict.get('budget', '—')}), peak {mean('peak_train_full_pass', '.1%')} (at step "
                 f"{', '.join(str(s['peak_step']) for s in per)}), {mean('last_train_full_pass', '.1%')} at the end; held-out pass@1 "
