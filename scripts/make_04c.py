@@ -313,8 +313,12 @@ if "per_seed" in c10:
 The switch rule's runs, continued to more than twice the budget (the dashed line): does the training
 full-pass rate hold, and what do entropy and output length do? A run continues the rule's last
 checkpoint where this checkout has it; checkpoints are not committed, so elsewhere it trains the rule's
-run again from step 0 (same seed, constant learning rate: the same run). The column `replays_rule` checks
-that: its first steps' rewards, loss and entropy against the committed rule run.
+run again from step 0, with the same seed and settings. That is not bit for bit the same run: rounding
+differences between processes change one sampled token, and sampling compounds it. `replays_rule` says
+whether every training line matches the committed rule run, `diverges_at` the first step that does not;
+a run that drifted is a second sample of the rule's setting, and `rule_budget_train_full_pass` (the
+committed run where it stopped) beside `budget_train_full_pass` (this run at the same step) shows
+whether the two stand at similar levels there.
 
 Two columns say how to read a "refuted" here. `budget_train_full_pass` is the run's 10-step training
 full-pass rate where the other arms stop, `peak_train_full_pass` its best and `peak_step` where: a peak
@@ -328,6 +332,13 @@ recipe_report.plot_long(trains, evals, settings.steps)
 plt.show()
 long = pd.DataFrame({f"seed {s}": {k: v for k, v in c.items() if not isinstance(v, dict)} for s, c in summary["long"].items()}).T
 display(long.round(3) if len(long) else Markdown("*No continued run yet.*"))
+if len(long) and long["diverges_at"].notna().any():
+    drift = long["diverges_at"].dropna().astype(int)
+    steps_text = f"{drift.min()}" if drift.min() == drift.max() else f"{drift.min()}–{drift.max()}"
+    display(Markdown(f"The retrained runs differ from the committed rule runs from step {steps_text} "
+                     f"({len(drift)} of {len(long)} seeds): they are fresh samples of the rule's setting. At step "
+                     f"{settings.steps} their 10-step training full-pass is {long['budget_train_full_pass'].mean():.1%} "
+                     f"(seed mean) against the committed runs' {long['rule_budget_train_full_pass'].mean():.1%}."))
 """),
     md("""
 ## What the numbers say

@@ -183,7 +183,7 @@ def test_real_runs_a_curriculum_and_a_run_continued_past_its_budget(tiny_mini, t
     summary = R.summarize(recipe, out)
     assert summary["progress"] == {"rule": {0: 4}, "curriculum_aligned": {0: 4}, "long": {0: 6}}
     assert read_jsonl(out / "runs" / "long_s0" / "metrics.jsonl")[-1]["step"] == 6
-    assert summary["long"]["0"]["replays_rule"] is True
+    assert summary["long"]["0"]["replays_rule"] is True and summary["long"]["0"]["diverges_at"] is None
     # a new checkout has the rule's committed metrics but not its checkpoints: the long run is trained again
     # from step 0, and it is the same run (same seed, constant lr)
     shutil.rmtree(tmp_path / "mini_work")
@@ -199,6 +199,9 @@ def test_replays_compares_rewards_loss_and_entropy_not_timings():
     assert R.replays(same, rule) is True
     assert R.replays([{**rule[0], "loss": 0.2}], rule) is False
     assert R.replays(same, None) is None
+    assert R.diverges_at(same, rule) is None and R.diverges_at(same, None) is None
+    drifted = [*same[:1], {**rule[0], "step": 2, "binary_mean": 0.5}, {**rule[0], "step": 3, "loss": 0.7}]
+    assert R.diverges_at(drifted, [*rule, {**rule[0], "step": 2, "binary_mean": 0.25}, {**rule[0], "step": 3}]) == 2
 
 
 def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):

@@ -217,8 +217,8 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
                 shutil.copyfile(source / "metrics.jsonl", target / "metrics.jsonl")
             elif progress:
                 # checkpoints are not committed: in a new checkout the rule's run is trained again from its
-                # start, which under a constant lr and the same seed is the same run (the summary's
-                # `replays_rule` says whether its first steps match the committed ones)
+                # start: same seed, same settings, but not bit for bit the same run in another process (the
+                # summary's `replays_rule` and `diverges_at` say whether and from which step it differs)
                 print(f"arm 'long', seed {seed}: {source} has no checkpoint here; training the rule's run again "
                       f"from step 0 to {recipe.long_steps}", flush=True)
         return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
@@ -353,6 +353,18 @@ def replays(records: Sequence[dict[str, Any]], rule: Sequence[dict[str, Any]] | 
         return None
     return all(math.isclose(ours[s].get(k) or 0.0, theirs[s].get(k) or 0.0, rel_tol=1e-6, abs_tol=1e-9)
                for s in shared for k in keys)
+
+
+def diverges_at(records: Sequence[dict[str, Any]], rule: Sequence[dict[str, Any]] | None) -> int | None:
+    """The first step a long run's training line differs from the rule's committed run (as `replays` compares
+    them); None when they agree on every shared step, or there is no rule run. A long run trained again in a
+    new checkout can drift from the committed run after some steps: rounding differences between processes
+    (thread scheduling, a resume) change a sampled token once, and sampling compounds it from there."""
+    theirs = {r["step"]: r for r in rule or () if r.get("kind") == "train"}
+    for r in sorted((r for r in records if r.get("kind") == "train"), key=lambda r: r["step"]):
+        if r["step"] in theirs and not replays([r], [theirs[r["step"]]]):
+            return r["step"]
+    return None
 
 
 def collapse(records: Sequence[dict[str, Any]], budget: int | None = None) -> dict[str, Any]:
@@ -626,7 +638,12 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
             if records is None:
                 continue
             if arm == "long":
-                long_runs[seed] = {**collapse(records, recipe.steps), "replays_rule": replays(records, arm_metrics(recipe, out, "rule", seed))}
+                rule = arm_metrics(recipe, out, "rule", seed)
+                rule_trains = [r["binary_mean"] for r in rule or () if r.get("kind") == "train"]
+                long_runs[seed] = {**collapse(records, recipe.steps), "replays_rule": replays(records, rule),
+                                   "diverges_at": diverges_at(records, rule),
+                                   # the committed rule run where it stopped, beside the long run's level there
+                                   "rule_budget_train_full_pass": _mean(rule_trains[-10:]) if len(rule_trains) >= 10 else None}
                 progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
                 continue
             one = run_stats(records, recipe.steps)
