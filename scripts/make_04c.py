@@ -132,7 +132,8 @@ only, and the switch rule) are two of the arms, read from their saved runs:
 display(pd.DataFrame([{"arm": a, "what": recipe.ARMS[a]["about"]} for a in settings.arms]).set_index("arm"))
 print(f"budget: {settings.steps} steps a run ({settings.long_steps} for 'long'), seeds {settings.seeds}; "
       f"curriculum: the first {settings.bridge_steps} steps on the bridge family")
-print("\\nWhat counts, fixed before the runs (recipe.CRITERIA; switch_order before the last three switch arms):")
+print("\\nWhat counts, fixed before the runs (recipe.CRITERIA; switch_order before the last three switch arms, "
+      "c15_past_peak after the long runs):")
 for name, value in recipe.CRITERIA.items():
     print(f"  {name} = {value}")
 """),
@@ -145,7 +146,9 @@ more regressions (drops between evaluations); one half only is "partly", grokkin
 **C8** is reproduced when the aligned curriculum ends at least 3 points above the misaligned one and
 above it in two seeds of three, refuted when it does not end above it. **C15** is reproduced when two of
 three continued runs collapse (their training full-pass rate falls below half its peak, or their last
-held-out pass@1 below half their best). **C10** reads the target's own dense → binary seeds: reproduced
+held-out pass@1 below half their best); when neither two collapse nor two seeds ran `c15_past_peak` steps
+past their peak, it is inconclusive: the runs never got past convergence (this precondition was added after
+the long runs landed, see section 7). **C10** reads the target's own dense → binary seeds: reproduced
 when their dense phase found no full pass and their held-out pass@1 stayed at 0. **When to switch** tests
 no claim of the paper; its reading was fixed later than the others, once binary, the rule and switch_30
 had landed (their means fell as the switch came later) but before switch_60, switch_100 and switch_dense
@@ -325,7 +328,10 @@ full-pass rate where the other arms stop, `peak_train_full_pass` its best and `p
 long after the budget means the run was still improving when the others stopped, so the continuation first
 finished converging and then ran on past it. And the paper's claim is that a run *can* collapse: no collapse
 in these seeds within these steps, on this control, does not show that it never does, only that it is not
-what a run here does by default.
+what a run here does by default. And it shows nothing at all if the runs never converged: the rule fixed
+before the runs did not ask, and they turned out to be at their best near their last step, so a
+precondition was added after they landed (`c15_past_peak`: a seed counts only if it ran that many steps
+past its peak), turning what the first rule would have called "refuted" into "inconclusive".
 """),
     code("""
 recipe_report.plot_long(trains, evals, settings.steps)

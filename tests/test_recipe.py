@@ -127,6 +127,15 @@ def test_curriculum_and_collapse_verdicts():
     assert _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]["status"] == "reproduced"
     assert _verdicts({}, {0: long_run(False), 1: long_run(False), 2: long_run(False)})["C15"]["status"] == "refuted"
     assert _verdicts({}, {0: fallen})["C15"]["status"] == "not run"
+    # runs still improving at their end never got past convergence: not a test of the claim (inconclusive),
+    # while collapses still count
+    rising = R.collapse([{"kind": "train", "step": s, "binary_mean": s / 1000, "entropy": 0.01, "completion_length": 120}
+                         for s in range(1, 401)], budget=160)
+    assert rising["peak_step"] == 400 and rising["collapsed"] is False
+    c15 = _verdicts({}, {s: rising for s in (0, 1, 2)})["C15"]
+    assert c15["status"] == "inconclusive" and "precondition not met: 0 of 3" in c15["reason"]
+    assert "not a test of the claim" in R.describe_verdict("C15", c15)
+    assert _verdicts({}, {0: fallen, 1: fallen, 2: rising})["C15"]["status"] == "reproduced"
     # the fidelity line names the seeds that fell and where, and entropy and length at the peak and the end
     c15 = _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]
     line = R.describe_verdict("C15", c15)

@@ -692,7 +692,8 @@ def recipe_verdict(data: Any, *, claim: str, no_paper_number: bool = False) -> R
         return Result(text, f"{NOT_RUN} ({verdict.get('reason', 'runs not finished')})")
     if no_paper_number:
         return Result(text, f"{NOT_COMPARABLE} (the paper gives no number: a new measurement)")
-    return Result(text, vocabulary(status))
+    # a verdict that says why it is what it is (C15's unmet precondition) shows that beside its status
+    return Result(text, vocabulary(status) + (f" ({verdict['reason']})" if verdict.get("reason") else ""))
 
 
 CHECKS: dict[str, Callable[..., Result]] = {

@@ -100,6 +100,12 @@ CRITERIA: dict[str, Any] = {
     # correlation between the step a run switched at and its final level (its step to the grok level).
     # <= -this: "earlier is better" (for the grok step, >= +this); within +-this: "no clear order".
     "switch_order": 0.5,
+    # C15's precondition, added 2026-12-05 ~08:15 UTC (session 11) AFTER the three long runs had landed: the rule
+    # above had no test that a run had converged before it ran on, and all three were still at their best in
+    # their last 22 steps (still improving: never past convergence). A seed tests the claim only if it ran at
+    # least this many steps past its peak; with fewer than two such seeds and fewer than two collapses, C15 is
+    # "inconclusive" (precondition not met), not "refuted". It cannot turn a collapse into anything else.
+    "c15_past_peak": 80,
 }
 FIXED_SWITCH_ARMS = ("binary", "rule", "switch_30", "switch_60", "switch_100")
 
@@ -458,8 +464,15 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
                            "entropy_peak": c.get("at_peak", {}).get("entropy"), "entropy_end": c.get("at_end", {}).get("entropy"),
                            "length_peak": c.get("at_peak", {}).get("length"), "length_end": c.get("at_end", {}).get("length")}
                     for seed, c in sorted(finished_long.items())}
-        out["C15"] = {"status": "reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted",
-                      "collapsed_seeds": fallen, "seeds": len(finished_long), "steps": recipe.long_steps,
+        # the claim is about runs past convergence: a seed that was still at its best near its end never got there
+        past = sum(1 for c in finished_long.values()
+                   if c.get("peak_step") is not None and c["last_step"] - c["peak_step"] >= CRITERIA["c15_past_peak"])
+        status = ("reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted" if past >= 2 else "inconclusive")
+        out["C15"] = {"status": status, "collapsed_seeds": fallen, "seeds": len(finished_long), "steps": recipe.long_steps,
+                      "seeds_past_peak": past,
+                      **({"reason": f"precondition not met: {past} of {len(finished_long)} seeds ran "
+                                    f"{CRITERIA['c15_past_peak']}+ steps past their peak (the runs were still improving)"}
+                         if status == "inconclusive" else {}),
                       "budget": steps, "per_seed": per_seed,
                       "note": f"within {recipe.long_steps} steps ({recipe.long_steps - steps} past the others' budget)"}
     switch_arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
@@ -568,8 +581,12 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
                 ways.append(f"seed {seed}: training full-pass below half its peak from step {s['fell_at']}")
             elif s["eval_best"] and s["eval_last"] is not None and s["eval_last"] < CRITERIA["c15_fall"] * s["eval_best"]:
                 ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
+        past = verdict.get("seeds_past_peak")
+        converged = ("" if past is None else
+                     f"; {past} of {verdict['seeds']} ran {CRITERIA['c15_past_peak']}+ steps past their peak "
+                     f"({'the claim is tested' if past >= 2 else 'still improving: not past convergence, so not a test of the claim'})")
         return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
-                f"{' (' + '; '.join(ways) + ')' if ways else ''}; "
+                f"{' (' + '; '.join(ways) + ')' if ways else ''}{converged}; "
                 f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
                 f"{verdict.get('budget', '—')}), peak {mean('peak_train_full_pass', '.1%')} (at step "
                 f"{', '.join(str(s['peak_step']) for s in per)}), {mean('last_train_full_pass', '.1%')} at the end; held-out pass@1 "
