@@ -146,7 +146,9 @@ def test_curriculum_and_collapse_verdicts():
     assert "below half" not in R.describe_verdict("C15", _verdicts({}, {s: long_run(False) for s in (0, 1, 2)})["C15"])
     # a run whose training holds but whose last held-out evaluation falls under half its best collapses too,
     # and the line says that it was the held-out evaluation
-    held = {**long_run(False), "eval_best": 0.12, "eval_last": 0.05, "collapsed": True}
+    held = R.collapse([{"kind": "train", "step": s, "binary_mean": 0.4, "entropy": 0.01, "completion_length": 120} for s in range(1, 401)]
+                      + [{"kind": "eval", "step": 200, "pass@1": 0.12}, {"kind": "eval", "step": 400, "pass@1": 0.05}], budget=160)
+    assert held["collapsed"] and held["fell_at"] is None
     line = R.describe_verdict("C15", _verdicts({}, {0: held, 1: long_run(False), 2: long_run(False)})["C15"])
     assert line.startswith("1 of 3 seeds collapsed") and "seed 0: last held-out pass@1 5.0%, under half its best 12.0%" in line
     c8 = _verdicts({"curriculum_aligned": aligned, "curriculum_misaligned": misaligned, "binary": aligned})["C8"]

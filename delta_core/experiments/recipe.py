@@ -395,7 +395,7 @@ def collapse(records: Sequence[dict[str, Any]], budget: int | None = None) -> di
 
     return {"peak_step": peak_step, "peak_train_full_pass": peak, "last_train_full_pass": means[-1][1],
             "fell_at": fell, "eval_best": best_eval, "eval_last": evals[-1]["pass@1"] if evals else None,
-            "collapsed": fell is not None or eval_fell, "at_peak": around(peak_step), "at_end": around(trains[-1]["step"]),
+            "eval_fell": eval_fell, "collapsed": fell is not None or eval_fell, "at_peak": around(peak_step), "at_end": around(trains[-1]["step"]),
             "last_step": trains[-1]["step"],
             "budget_train_full_pass": next((m for step, m in means if step >= budget), None) if budget else None}
 
@@ -460,7 +460,7 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
         per_seed = {seed: {"peak_step": c.get("peak_step"), "peak_train_full_pass": c.get("peak_train_full_pass"),
                            "last_train_full_pass": c.get("last_train_full_pass"), "fell_at": c.get("fell_at"),
                            "budget_train_full_pass": c.get("budget_train_full_pass"),
-                           "eval_best": c.get("eval_best"), "eval_last": c.get("eval_last"),
+                           "eval_best": c.get("eval_best"), "eval_last": c.get("eval_last"), "eval_fell": c.get("eval_fell"),
                            "entropy_peak": c.get("at_peak", {}).get("entropy"), "entropy_end": c.get("at_end", {}).get("entropy"),
                            "length_peak": c.get("at_peak", {}).get("length"), "length_end": c.get("at_end", {}).get("length")}
                     for seed, c in sorted(finished_long.items())}
@@ -579,7 +579,7 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
         for seed, s in verdict["per_seed"].items():
             if s["fell_at"] is not None:
                 ways.append(f"seed {seed}: training full-pass below half its peak from step {s['fell_at']}")
-            elif s["eval_best"] and s["eval_last"] is not None and s["eval_last"] < CRITERIA["c15_fall"] * s["eval_best"]:
+            elif s.get("eval_fell"):  # collapse()'s own test, not a second copy of it
                 ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
         past = verdict.get("seeds_past_peak")
         converged = ("" if past is None else
@@ -656,11 +656,10 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
                 continue
             if arm == "long":
                 rule = arm_metrics(recipe, out, "rule", seed)
-                rule_trains = [r["binary_mean"] for r in rule or () if r.get("kind") == "train"]
                 long_runs[seed] = {**collapse(records, recipe.steps), "replays_rule": replays(records, rule),
                                    "diverges_at": diverges_at(records, rule),
                                    # the committed rule run where it stopped, beside the long run's level there
-                                   "rule_budget_train_full_pass": _mean(rule_trains[-10:]) if len(rule_trains) >= 10 else None}
+                                   "rule_budget_train_full_pass": collapse(rule or []).get("last_train_full_pass")}
                 progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
                 continue
             one = run_stats(records, recipe.steps)
