@@ -19,7 +19,8 @@
 # smol:precondition:I/N, sharded between the two queues, their per-problem records committed under
 # book/results/smollm_sft/records so that a new checkout goes on where they stopped (smol:sft, first in
 # queue a, is skipped once sft.json is there; smol:measure-raw:0/1, in no list now, measures the raw model
-# alone, without an adapter).
+# alone, without an adapter). C15's long_ordered runs (2026-12-05, ~85 min each with two at once) come last: a
+# session runs two seeds, the next the third.
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
 # and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail
@@ -33,7 +34,8 @@ case "${1:-}" in
             recipe:feedback:0 recipe:feedback:2
             recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:switch_100:2 recipe:switch_100:1
             recipe:curriculum_misaligned:2 recipe:curriculum_misaligned:0
-            recipe:long:0 recipe:long:2 recipe:curriculum_misaligned:1" ;;
+            recipe:long:0 recipe:long:2 recipe:curriculum_misaligned:1
+            recipe:long_ordered:0 recipe:long_ordered:2" ;;
   b) items="smol:measure:1/2 smol:precondition:1/2
             mini:dense:0 control:binary:1 control:dense_then_binary:1 control:binary:2 control:dense_then_binary:2
             mini:binary:0 mini:binary:1 mini:binary:2
@@ -43,7 +45,8 @@ case "${1:-}" in
             recipe:curriculum_misaligned:1 recipe:curriculum_misaligned:0
             recipe:long:1
             recipe:switch_100:1 recipe:curriculum_misaligned:2
-            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:long:0 recipe:long:2" ;;
+            recipe:switch_dense:0 recipe:switch_dense:1 recipe:switch_dense:2 recipe:long:0 recipe:long:2
+            recipe:long_ordered:1 recipe:long_ordered:2" ;;
   *) echo "usage: scripts/run_queue.sh a|b [ITEM ...]   (one queue per core; ITEMs replace the queue's list)" >&2; exit 2 ;;
 esac
 [ $# -gt 1 ] && items="${*:2}"

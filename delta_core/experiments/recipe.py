@@ -80,6 +80,10 @@ ARMS: dict[str, dict[str, Any]] = {
                               "about": "binary reward; the first `bridge_steps` steps on append_sequence/basic "
                                        "(writes colours, reads no pattern), then the control (C8)"},
     "long": {"continue": "rule", "about": "the rule's run continued from its last step to `long_steps` (C15)"},
+    "long_ordered": {"family": "contains_ordered/medium",
+                     "about": "the rule's run on contains_ordered/medium (the paper's REGEX, where its collapse was seen; "
+                              "the base already solves it at held-out pass@1 ~0.37, so a run can converge) to "
+                              "`long_ordered_steps` (C15)"},
 }
 
 # Fixed before the runs (2026-12-04), printed in chapter 4c. Held-out pass@1 is measured on the control's 16
@@ -106,6 +110,14 @@ CRITERIA: dict[str, Any] = {
     # least this many steps past its peak; with fewer than two such seeds and fewer than two collapses, C15 is
     # "inconclusive" (precondition not met), not "refuted". It cannot turn a collapse into anything else.
     "c15_past_peak": 80,
+    # C15 on a run that can converge, fixed 2026-12-05 ~09:15 UTC (session 12) BEFORE any long_ordered run: the
+    # long runs never converged, so the same rule runs on contains_ordered/medium (our REGEX: the family of the
+    # paper's Fig. 10a collapse) to long_ordered_steps, trained on its problems the base saw in SFT and evaluated
+    # on its 16 held out, read by collapse() with the same c15_fall and c15_past_peak. Each arm gets a status as
+    # above; C15's is the strongest of them, in the order reproduced > partly > refuted > inconclusive (the claim
+    # is that a collapse *can* happen: one arm showing it is enough, and "refuted" needs an arm that ran 80+ steps
+    # past its peak in >= 2 seeds with no collapse in either arm).
+    "c15_arms": ["long", "long_ordered"],
 }
 FIXED_SWITCH_ARMS = ("binary", "rule", "switch_30", "switch_60", "switch_100")
 
@@ -121,6 +133,7 @@ class RecipeExperiment:
     arms: list[str] = field(default_factory=lambda: list(ARMS))
     bridge_steps: int = 40  # curriculum: steps on the bridge family before the control family
     long_steps: int = 400  # C15: the rule's run continued to this many steps
+    long_ordered_steps: int = 300  # C15: the rule's run on contains_ordered/medium, this many steps
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.arms if a not in ARMS]
@@ -130,6 +143,9 @@ class RecipeExperiment:
             raise ValueError(f"bridge_steps={self.bridge_steps}: must be in (0, steps={self.steps}) so both stages run")
         if self.long_steps <= self.steps:
             raise ValueError(f"long_steps={self.long_steps}: must be > steps={self.steps} (it continues a finished run)")
+        if self.long_ordered_steps <= self.steps:
+            raise ValueError(f"long_ordered_steps={self.long_ordered_steps}: must be > steps={self.steps} (C15 runs past "
+                             "the others' budget)")
         if not self.seeds:
             raise ValueError("seeds=[]: give at least one seed, e.g. [0, 1, 2]")
 
@@ -229,6 +245,19 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
                       f"from step 0 to {recipe.long_steps}", flush=True)
         return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                              max_steps=recipe.long_steps, **rule, **common)
+    if "family" in spec:
+        # C15 where a run can converge: a seen family, split as the control is (trained on the problems the base
+        # saw in SFT, evaluated on those held out of it), under the same rule
+        if spec["family"] not in exp.seen:
+            raise ValueError(f"arm {arm!r}: its family {spec['family']} is not one of {mini}/experiment.json's seen "
+                             f"families {exp.seen} (it trains on problems the base saw in SFT)")
+        family, level = _family_level(spec["family"])
+        _, seen_held = seen_split(exp)
+        held_ids = {p.id for p in seen_held[spec["family"]]}
+        own = [p for p in generate(family, level, "two_color", n=None, seed=exp.data_seed) if p.id not in held_ids]
+        return resumable_run(exp, mini, name, work, compact_datasets(own, seen_held[spec["family"]], level), progress,
+                             max_steps=recipe.long_ordered_steps, **rule,
+                             **{**common, "family": family, "level": level, "eval_problems": len(seen_held[spec["family"]])})
     if "bridge" in spec:
         if spec["bridge"] not in exp.seen:
             raise ValueError(f"arm {arm!r}: its bridge {spec['bridge']} is not one of {mini}/experiment.json's seen "
@@ -269,7 +298,7 @@ def tiny_setting(folder: str | Path, mini: str | Path = "book/results/delta_mini
                     switch_window=2, switch_min_solved=1)
     write_json(folder / "experiment.json", settings)
     return RecipeExperiment(mini=str(folder), mini_work=str(folder / "work"), steps=steps, bridge_steps=max(1, steps // 2),
-                            long_steps=steps + 2, seeds=[0])
+                            long_steps=steps + 2, long_ordered_steps=steps + 2, seeds=[0])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -284,10 +313,15 @@ def arm_metrics(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int) 
     return read_jsonl(path) if path.exists() else None
 
 
+def arm_steps(recipe: RecipeExperiment, arm: str) -> int:
+    """How many steps an arm's run takes: the shared budget, except C15's two long arms."""
+    return {"long": recipe.long_steps, "long_ordered": recipe.long_ordered_steps}.get(arm, recipe.steps)
+
+
 def _done(recipe: RecipeExperiment, out: Path, arm: str, seed: int) -> bool:
     exp, mini = _mini(recipe)
     folder = _pilot_dir(mini, exp, arm, seed) if "pilot" in ARMS[arm] else out / "runs" / _run_name(arm, seed)
-    steps = recipe.long_steps if arm == "long" else recipe.steps
+    steps = arm_steps(recipe, arm)
     return (folder / "done.json").exists() and read_json(folder / "done.json")["config"]["max_steps"] >= steps
 
 
