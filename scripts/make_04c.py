@@ -91,6 +91,9 @@ glue("base_pass1", f"{base_pass1:.1%}", display=False)
 coverage_k = max((s["coverage_k"] for runs in summary["runs"].values() for s in runs.values() if s.get("coverage_k")), default=None)
 glue("coverage_k", str(coverage_k) if coverage_k else "k", display=False)
 length = trains.groupby("arm")["completion_length"].mean() if len(trains) else {}
+glue("long_ordered_steps", str(settings.long_ordered_steps), display=False)
+seen_base = read_json(MINI / "base_eval.json")["seen"].get("contains_ordered/medium", {}) if (MINI / "base_eval.json").is_file() else {}
+glue("ordered_base_pass1", f"{seen_base['pass@1']:.0%}" if "pass@1" in seen_base else "(not measured)", display=False)
 glue("feedback_length_ratio", f"{length['feedback'] / length['rule']:.1f}" if "feedback" in length and "rule" in length
      else "(not measured yet)", display=False)
 """),
@@ -130,10 +133,11 @@ only, and the switch rule) are two of the arms, read from their saved runs:
 """),
     code("""
 display(pd.DataFrame([{"arm": a, "what": recipe.ARMS[a]["about"]} for a in settings.arms]).set_index("arm"))
-print(f"budget: {settings.steps} steps a run ({settings.long_steps} for 'long'), seeds {settings.seeds}; "
+print(f"budget: {settings.steps} steps a run ({settings.long_steps} for 'long', {settings.long_ordered_steps} for "
+      f"'long_ordered'), seeds {settings.seeds}; "
       f"curriculum: the first {settings.bridge_steps} steps on the bridge family")
 print("\\nWhat counts, fixed before the runs (recipe.CRITERIA; switch_order before the last three switch arms, "
-      "c15_past_peak after the long runs):")
+      "c15_past_peak after the long runs, c15_arms before the long_ordered runs):")
 for name, value in recipe.CRITERIA.items():
     print(f"  {name} = {value}")
 """),
@@ -148,7 +152,10 @@ above it in two seeds of three, refuted when it does not end above it. **C15** i
 three continued runs collapse (their training full-pass rate falls below half its peak, or their last
 held-out pass@1 below half their best); when neither two collapse nor two seeds ran `c15_past_peak` steps
 past their peak, it is inconclusive: the runs never got past convergence (this precondition was added after
-the long runs landed, see section 7). **C10** reads the target's own dense → binary seeds: reproduced
+the long runs landed, see section 7). C15 has two arms, the rule's runs continued on the control and the
+rule's runs on a family where they can converge (section 7b); each gets a status by that rule and C15 takes
+the stronger (one arm's collapse is enough; "refuted" needs an arm past its peak and no collapse in either),
+fixed before the second arm's runs. **C10** reads the target's own dense → binary seeds: reproduced
 when their dense phase found no full pass and their held-out pass@1 stayed at 0. **When to switch** tests
 no claim of the paper; its reading was fixed later than the others, once binary, the rule and switch_30
 had landed (their means fell as the switch came later) but before switch_60, switch_100 and switch_dense
@@ -334,7 +341,7 @@ precondition was added after they landed (`c15_past_peak`: a seed counts only if
 past its peak), turning what the first rule would have called "refuted" into "inconclusive".
 """),
     code("""
-recipe_report.plot_long(trains, evals, settings.steps)
+recipe_report.plot_long(trains, evals, settings.steps, arm="long")
 plt.show()
 long = pd.DataFrame({f"seed {s}": {k: v for k, v in c.items() if not isinstance(v, dict)} for s, c in summary["long"].items()}).T
 display(long.round(3) if len(long) else Markdown("*No continued run yet.*"))
@@ -345,6 +352,30 @@ if len(long) and long["diverges_at"].notna().any():
                      f"({len(drift)} of {len(long)} seeds): they are fresh samples of the rule's setting. At step "
                      f"{settings.steps} their 10-step training full-pass is {long['budget_train_full_pass'].mean():.1%} "
                      f"(seed mean) against the committed runs' {long['rule_budget_train_full_pass'].mean():.1%}."))
+"""),
+    md("""
+## 7b. A run that converges (C15, second arm)
+
+The continued runs above were still at their best near their last step: on this control, converging takes
+more steps than a CPU gives. The paper's own collapse was not on its headline family either but on REGEX,
+and this book's REGEX is `contains_ordered/medium` (the aligned bridge of section 5), a seen family the base
+already solves well (held-out pass@1 {glue:text}`ordered_base_pass1` in chapter 4b), so the same rule has far
+less to learn there. `long_ordered` runs the rule on it for {glue:text}`long_ordered_steps` steps, trained on the
+family's problems the base saw in SFT and evaluated on those held out of it, and reads it with the same
+collapse rule and the same precondition. The arm, its steps, and how C15 combines the two arms were fixed in
+`recipe.CRITERIA` (`c15_arms`) before any of its runs started.
+"""),
+    code("""
+recipe_report.plot_long(trains, evals, settings.steps, arm="long_ordered")
+plt.show()
+ordered = pd.DataFrame({f"seed {s}": {k: v for k, v in c.items() if not isinstance(v, dict)}
+                        for s, c in summary.get("long_ordered", {}).items()}).T
+display(ordered.round(3) if len(ordered) else Markdown("*No long_ordered run yet.*"))
+c15 = verdicts["C15"]
+for arm, v in c15.get("arms", {}).items():
+    detail = v["reason"] if v["status"] == "not run" else v.get("reason") or recipe_report.LABELS[arm]
+    display(Markdown(f"- `{arm}` ({v['setting']}): **{v['status']}** ({detail})"))
+display(Markdown(f"**C15 over both arms: {c15['status']}**" + (f" ({c15['reason']})" if c15.get("reason") else "")))
 """),
     md("""
 ## What the numbers say
@@ -363,13 +394,16 @@ if len(switch_rows) and switch_rows["coverage_final_mean"].notna().all():
                  f"(switch arms' seed means), while pass@1 went from {base_pass1:.1%} to "
                  f"{switch_rows['final_mean'].min():.1%}–{switch_rows['final_mean'].max():.1%}")
 done = sum(len(r) for r in summary["runs"].values())
-long_done = sum(1 for c in summary["long"].values() if c.get("last_step", 0) >= settings.long_steps)
-expected = (len(settings.arms) - 1) * len(settings.seeds)  # every arm but 'long', each seed
-if done >= expected and long_done >= len(settings.seeds):
-    lines.append(f"\\nAll {done} runs of {settings.steps} steps and {long_done} of {settings.long_steps} have finished; "
+long_arms = [a for a in recipe.CRITERIA["c15_arms"] if a in settings.arms]
+long_done = sum(1 for arm in long_arms for c in summary.get(arm, {}).values()
+                if c.get("last_step", 0) >= recipe.arm_steps(settings, arm))
+expected = (len(settings.arms) - len(long_arms)) * len(settings.seeds)  # every arm but the long ones, each seed
+if done >= expected and long_done >= len(long_arms) * len(settings.seeds):
+    lines.append(f"\\nAll {done} runs of {settings.steps} steps and the {long_done} long runs "
+                 f"({', '.join(f'{a}: {recipe.arm_steps(settings, a)} steps' for a in long_arms)}) have finished; "
                  f"`scripts/run_recipe_arms.sh ARM:SEED` reruns one (or `rerun=True` here, all).")
 else:
-    lines.append(f"\\n{done} of {expected} runs of {settings.steps} steps and {long_done} of {len(settings.seeds)} long runs have "
+    lines.append(f"\\n{done} of {expected} runs of {settings.steps} steps and {long_done} of {len(long_arms) * len(settings.seeds)} long runs have "
                  f"finished; the rest resume from their checkpoints (`scripts/run_queue.sh a` and `b`, one a core; "
                  f"`scripts/run_recipe_arms.sh ARM:SEED` for one run). A verdict is computed only once every seed of its arms has run.")
 display(Markdown("\\n".join(lines)))

@@ -87,9 +87,12 @@ def _stats(rise_at, final, seeds=(0, 1, 2)):
     return {seed: R.run_stats(_records(_curve(rise_at, final)), 160) for seed in seeds}
 
 
-def _verdicts(stats, long_runs=None):
-    recipe = R.RecipeExperiment(mini=str(MINI))
-    return R._verdicts(stats, long_runs or {}, recipe, None)
+def _verdicts(stats, long_runs=None, ordered=None):
+    """The verdicts from `stats`, the long arm's per-seed `collapse` (`long_runs`) and, when given, the
+    long_ordered arm's (`ordered`); without it the recipe has no long_ordered arm."""
+    arms = [a for a in R.ARMS if ordered is not None or a != "long_ordered"]
+    recipe = R.RecipeExperiment(mini=str(MINI), arms=arms)
+    return R._verdicts(stats, {"long": long_runs or {}, "long_ordered": ordered or {}}, recipe, None)
 
 
 def test_replay_and_feedback_verdicts_follow_the_fixed_criteria():
@@ -135,11 +138,13 @@ def test_curriculum_and_collapse_verdicts():
     c15 = _verdicts({}, {s: rising for s in (0, 1, 2)})["C15"]
     assert c15["status"] == "inconclusive" and "precondition not met: 0 of 3" in c15["reason"]
     assert "not a test of the claim" in R.describe_verdict("C15", c15)
+    assert c15["reason"].startswith("long: precondition not met")
     assert _verdicts({}, {0: fallen, 1: fallen, 2: rising})["C15"]["status"] == "reproduced"
     # the fidelity line names the seeds that fell and where, and entropy and length at the peak and the end
     c15 = _verdicts({}, {0: fallen, 1: fallen, 2: long_run(False)})["C15"]
     line = R.describe_verdict("C15", c15)
-    assert line.startswith("2 of 3 seeds collapsed within 400 steps")
+    assert line.startswith("the positive control (ends_with/medium), the rule's runs continued: reproduced: "
+                           "2 of 3 seeds collapsed within 400 steps")
     assert f"seed 0: training full-pass below half its peak from step {fallen['fell_at']}; seed 1:" in line
     assert f"seed 1: training full-pass below half its peak from step {fallen['fell_at']})" in line and "seed 2:" not in line
     assert "40.0% at the others' budget (step 160)" in line and "entropy 0.0100 → 0.0100" in line and "output length 120 → 120 tokens" in line
@@ -150,7 +155,30 @@ def test_curriculum_and_collapse_verdicts():
                       + [{"kind": "eval", "step": 200, "pass@1": 0.12}, {"kind": "eval", "step": 400, "pass@1": 0.05}], budget=160)
     assert held["collapsed"] and held["fell_at"] is None
     line = R.describe_verdict("C15", _verdicts({}, {0: held, 1: long_run(False), 2: long_run(False)})["C15"])
-    assert line.startswith("1 of 3 seeds collapsed") and "seed 0: last held-out pass@1 5.0%, under half its best 12.0%" in line
+    assert "partly: 1 of 3 seeds collapsed" in line and "seed 0: last held-out pass@1 5.0%, under half its best 12.0%" in line
+    # C15 over its two arms, as fixed in CRITERIA before the long_ordered runs: the strongest status wins (one arm
+    # showing a collapse is enough; "refuted" needs an arm past its peak and no collapse anywhere), and while an
+    # arm runs, anything short of "reproduced" reads "inconclusive" with what it waits for
+    ordered = lambda run: {s: R.collapse([dict(r) for r in run], budget=160) for s in (0, 1, 2)}  # noqa: E731
+    flat = [{"kind": "train", "step": s, "binary_mean": 0.9, "entropy": 0.01, "completion_length": 120} for s in range(1, 301)]
+    drop = [dict(r, binary_mean=0.1) if r["step"] > 200 else r for r in flat]
+    risen = {s: rising for s in (0, 1, 2)}
+    both = lambda long, other: _verdicts({}, long, ordered(other))["C15"]  # noqa: E731
+    assert both(risen, flat)["status"] == "refuted" and both(risen, drop)["status"] == "reproduced"
+    assert both({s: fallen for s in (0, 1, 2)}, flat)["status"] == "reproduced"
+    assert both({0: fallen, 1: long_run(False), 2: long_run(False)}, flat)["status"] == "partly"
+    assert both({s: long_run(False) for s in (0, 1, 2)}, flat)["status"] == "refuted"
+    rising300 = [dict(r, binary_mean=r["step"] / 1000) for r in flat]
+    c15 = both(risen, rising300)
+    assert c15["status"] == "inconclusive" and "long_ordered: precondition not met" in c15["reason"]
+    assert set(c15["arms"]) == {"long", "long_ordered"} and c15["arms"]["long_ordered"]["steps"] == 300
+    line = R.describe_verdict("C15", both(risen, drop))
+    assert " | contains_ordered/medium: reproduced: 3 of 3 seeds collapsed within 300 steps (140 past" in line
+    # while long_ordered runs, a refutation waits, a reproduction does not
+    waiting = _verdicts({}, {s: long_run(False) for s in (0, 1, 2)}, {0: R.collapse(flat)})["C15"]
+    assert waiting["status"] == "inconclusive" and "long_ordered not finished (runs finished: [0] of [0, 1, 2])" in waiting["reason"]
+    assert _verdicts({}, {s: fallen for s in (0, 1, 2)}, {0: R.collapse(flat)})["C15"]["status"] == "reproduced"
+    assert "contains_ordered/medium: not finished" in R.describe_verdict("C15", waiting)
     c8 = _verdicts({"curriculum_aligned": aligned, "curriculum_misaligned": misaligned, "binary": aligned})["C8"]
     assert "aligned above in 3 of 3 seeds" in R.describe_verdict("C8", c8)
 

@@ -45,6 +45,7 @@ __all__ = [
     "FIXED_SWITCH_ARMS",
     "RecipeExperiment",
     "arm_metrics",
+    "arm_steps",
     "curriculum_datasets",
     "loss_pieces",
     "main",
@@ -434,7 +435,62 @@ def collapse(records: Sequence[dict[str, Any]], budget: int | None = None) -> di
             "budget_train_full_pass": next((m for step, m in means if step >= budget), None) if budget else None}
 
 
-def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, dict[str, Any]], recipe: RecipeExperiment,
+C15_SETTINGS = {"long": "the positive control (ends_with/medium), the rule's runs continued",
+                "long_ordered": "contains_ordered/medium"}
+# C15's arms combine as CRITERIA["c15_arms"] says: the strongest status wins, in this order
+C15_ORDER = ("reproduced", "partly", "refuted", "inconclusive")
+
+
+def _c15_arm(runs: dict[int, dict[str, Any]], arm: str, recipe: RecipeExperiment) -> dict[str, Any]:
+    """C15 on one long arm's seeds (`collapse` of each): reproduced when >= 2 seeds collapse, partly when one
+    does, refuted when none does and >= 2 ran `c15_past_peak` steps past their peak, else inconclusive (the
+    precondition not met); "not run" until every seed has its steps."""
+    steps, seeds, last = recipe.steps, recipe.seeds, arm_steps(recipe, arm)
+    finished = {seed: c for seed, c in runs.items() if c.get("last_step", 0) >= last}
+    if len(finished) < len(seeds):
+        return {"status": "not run", "setting": C15_SETTINGS[arm], "reason": f"runs finished: {sorted(finished)} of {seeds}"}
+    fallen = sum(1 for c in finished.values() if c["collapsed"])
+    # what each seed did, for the line below: where training full-pass peaked and where it ended, whether
+    # (and where) it fell, and entropy and output length at the peak and at the end (the issue's "with")
+    # (a run under 10 steps, as in the tests' tiny runs, has no 10-step window: its fields are None)
+    per_seed = {seed: {"peak_step": c.get("peak_step"), "peak_train_full_pass": c.get("peak_train_full_pass"),
+                       "last_train_full_pass": c.get("last_train_full_pass"), "fell_at": c.get("fell_at"),
+                       "budget_train_full_pass": c.get("budget_train_full_pass"),
+                       "eval_best": c.get("eval_best"), "eval_last": c.get("eval_last"), "eval_fell": c.get("eval_fell"),
+                       "entropy_peak": c.get("at_peak", {}).get("entropy"), "entropy_end": c.get("at_end", {}).get("entropy"),
+                       "length_peak": c.get("at_peak", {}).get("length"), "length_end": c.get("at_end", {}).get("length")}
+                for seed, c in sorted(finished.items())}
+    # the claim is about runs past convergence: a seed that was still at its best near its end never got there
+    past = sum(1 for c in finished.values()
+               if c.get("peak_step") is not None and c["last_step"] - c["peak_step"] >= CRITERIA["c15_past_peak"])
+    status = ("reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted" if past >= 2 else "inconclusive")
+    return {"status": status, "setting": C15_SETTINGS[arm], "collapsed_seeds": fallen, "seeds": len(finished),
+            "steps": last, "seeds_past_peak": past,
+            **({"reason": f"precondition not met: {past} of {len(finished)} seeds ran "
+                          f"{CRITERIA['c15_past_peak']}+ steps past their peak (the runs were still improving)"}
+               if status == "inconclusive" else {}),
+            "budget": steps, "per_seed": per_seed, "note": f"within {last} steps ({last - steps} past the others' budget)"}
+
+
+def _c15(long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperiment) -> dict[str, Any]:
+    """C15 over its arms (those of CRITERIA["c15_arms"] in `recipe.arms`), combined as fixed there: the strongest
+    arm status in C15_ORDER. An arm not finished can only make it stronger, so while one is not, a status short of
+    "reproduced" is shown as "inconclusive" with what it waits for; "not run" until some arm has finished."""
+    arms = {arm: _c15_arm(long_runs.get(arm, {}), arm, recipe) for arm in CRITERIA["c15_arms"] if arm in recipe.arms}
+    finished = {arm: v for arm, v in arms.items() if v["status"] != "not run"}
+    pending = [arm for arm in arms if arm not in finished]
+    if not finished:
+        return {"status": "not run", "arms": arms,
+                "reason": "; ".join(f"{arm}: {v['reason']}" for arm, v in arms.items()) or "no long arm in recipe.json"}
+    status = min((v["status"] for v in finished.values()), key=C15_ORDER.index)
+    if pending and status != "reproduced":
+        status = "inconclusive"
+    why = [f"{arm}: {v['reason']}" for arm, v in finished.items() if v["status"] == "inconclusive" and v.get("reason")]
+    why += [f"{arm} not finished ({arms[arm]['reason']})" for arm in pending]
+    return {"status": status, "arms": arms, **({"reason": "; ".join(why)} if status == "inconclusive" and why else {})}
+
+
+def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperiment,
               c10: dict[str, Any] | None) -> dict[str, Any]:
     """Each claim's status from the finished runs (CRITERIA); "not run" while an arm misses seeds."""
     steps, seeds = recipe.steps, recipe.seeds
@@ -483,32 +539,7 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[int, 
                      "final_mean": {"aligned": seed_mean("curriculum_aligned", "final"),
                                     "misaligned": seed_mean("curriculum_misaligned", "final"),
                                     "binary (no curriculum)": seed_mean("binary", "final") if complete.get("binary") else None}}
-    finished_long = {seed: c for seed, c in long_runs.items() if c.get("last_step", 0) >= recipe.long_steps}
-    if len(finished_long) < len(seeds):
-        out["C15"] = {"status": "not run", "reason": f"long runs finished: {sorted(finished_long)} of {seeds}"}
-    else:
-        fallen = sum(1 for c in finished_long.values() if c["collapsed"])
-        # what each seed did, for the line below: where training full-pass peaked and where it ended, whether
-        # (and where) it fell, and entropy and output length at the peak and at the end (the issue's "with")
-        # (a run under 10 steps, as in the tests' tiny runs, has no 10-step window: its fields are None)
-        per_seed = {seed: {"peak_step": c.get("peak_step"), "peak_train_full_pass": c.get("peak_train_full_pass"),
-                           "last_train_full_pass": c.get("last_train_full_pass"), "fell_at": c.get("fell_at"),
-                           "budget_train_full_pass": c.get("budget_train_full_pass"),
-                           "eval_best": c.get("eval_best"), "eval_last": c.get("eval_last"), "eval_fell": c.get("eval_fell"),
-                           "entropy_peak": c.get("at_peak", {}).get("entropy"), "entropy_end": c.get("at_end", {}).get("entropy"),
-                           "length_peak": c.get("at_peak", {}).get("length"), "length_end": c.get("at_end", {}).get("length")}
-                    for seed, c in sorted(finished_long.items())}
-        # the claim is about runs past convergence: a seed that was still at its best near its end never got there
-        past = sum(1 for c in finished_long.values()
-                   if c.get("peak_step") is not None and c["last_step"] - c["peak_step"] >= CRITERIA["c15_past_peak"])
-        status = ("reproduced" if fallen >= 2 else "partly" if fallen == 1 else "refuted" if past >= 2 else "inconclusive")
-        out["C15"] = {"status": status, "collapsed_seeds": fallen, "seeds": len(finished_long), "steps": recipe.long_steps,
-                      "seeds_past_peak": past,
-                      **({"reason": f"precondition not met: {past} of {len(finished_long)} seeds ran "
-                                    f"{CRITERIA['c15_past_peak']}+ steps past their peak (the runs were still improving)"}
-                         if status == "inconclusive" else {}),
-                      "budget": steps, "per_seed": per_seed,
-                      "note": f"within {recipe.long_steps} steps ({recipe.long_steps - steps} past the others' budget)"}
+    out["C15"] = _c15(long_runs, recipe)
     switch_arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
     waiting = need(*switch_arms)
     rows = {arm: {"switch_step": [s["switch_step"] for s in stats[arm].values()],
@@ -583,6 +614,36 @@ def _step_text(value: float | None, steps: int) -> str:
     return f"step {value:.0f}" if value <= steps else f"not within {steps} steps"
 
 
+def _c15_arm_text(verdict: dict[str, Any]) -> str:
+    """What one C15 arm's verdict (`_c15_arm`) rests on: collapses, whether the seeds got past convergence, and
+    training full-pass, held-out pass@1, entropy and output length from peak to end."""
+    per = verdict["per_seed"].values()
+
+    def mean(key: str, fmt: str) -> str:
+        value = _mean([s[key] for s in per])
+        return "—" if value is None else format(value, fmt)
+
+    # which way each collapsed seed fell: its training full-pass (the paper's Fig. 10a), or its last
+    # held-out evaluation (one evaluation: the reader should see which)
+    ways = []
+    for seed, s in verdict["per_seed"].items():
+        if s["fell_at"] is not None:
+            ways.append(f"seed {seed}: training full-pass below half its peak from step {s['fell_at']}")
+        elif s.get("eval_fell"):  # collapse()'s own test, not a second copy of it
+            ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
+    past = verdict["seeds_past_peak"]
+    converged = (f"; {past} of {verdict['seeds']} ran {CRITERIA['c15_past_peak']}+ steps past their peak "
+                 f"({'the claim is tested' if past >= 2 else 'still improving: not past convergence, so not a test of the claim'})")
+    return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
+            f"{' (' + '; '.join(ways) + ')' if ways else ''}{converged}; "
+            f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
+            f"{verdict['budget']}), peak {mean('peak_train_full_pass', '.1%')} (at step "
+            f"{', '.join(str(s['peak_step']) for s in per)}), {mean('last_train_full_pass', '.1%')} at the end; held-out pass@1 "
+            f"best {mean('eval_best', '.1%')} → last {mean('eval_last', '.1%')}, entropy {mean('entropy_peak', '.4f')} → "
+            f"{mean('entropy_end', '.4f')}, output length {mean('length_peak', '.0f')} → {mean('length_end', '.0f')} tokens "
+            f"(seed means, peak → end)")
+
+
 def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> str:
     """One line of what a claim's verdict rests on (the fidelity table's "ours" column)."""
     if verdict["status"] == "not run" and claim != "switch_timing":
@@ -599,34 +660,14 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
                 f"(misaligned) {_pct(final['misaligned'])}, no curriculum {_pct(final['binary (no curriculum)'])}; "
                 f"aligned above in {verdict['seeds_aligned_above']} of {verdict.get('seeds', 'the')} seeds (positive control)")
     if claim == "C15":
-        per = verdict.get("per_seed", {}).values()
-        if not per:
-            return f"{verdict['collapsed_seeds']} seed(s) collapsed {verdict['note']}"
-
-        def mean(key: str, fmt: str) -> str:
-            value = _mean([s[key] for s in per])
-            return "—" if value is None else format(value, fmt)
-
-        # which way each collapsed seed fell: its training full-pass (the paper's Fig. 10a), or its last
-        # held-out evaluation (one evaluation: the reader should see which)
-        ways = []
-        for seed, s in verdict["per_seed"].items():
-            if s["fell_at"] is not None:
-                ways.append(f"seed {seed}: training full-pass below half its peak from step {s['fell_at']}")
-            elif s.get("eval_fell"):  # collapse()'s own test, not a second copy of it
-                ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
-        past = verdict.get("seeds_past_peak")
-        converged = ("" if past is None else
-                     f"; {past} of {verdict['seeds']} ran {CRITERIA['c15_past_peak']}+ steps past their peak "
-                     f"({'the claim is tested' if past >= 2 else 'still improving: not past convergence, so not a test of the claim'})")
-        return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
-                f"{' (' + '; '.join(ways) + ')' if ways else ''}{converged}; "
-                f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
-                f"{verdict.get('budget', '—')}), peak {mean('peak_train_full_pass', '.1%')} (at step "
-                f"{', '.join(str(s['peak_step']) for s in per)}), {mean('last_train_full_pass', '.1%')} at the end; held-out pass@1 "
-                f"best {mean('eval_best', '.1%')} → last {mean('eval_last', '.1%')}, entropy {mean('entropy_peak', '.4f')} → "
-                f"{mean('entropy_end', '.4f')}, output length {mean('length_peak', '.0f')} → {mean('length_end', '.0f')} tokens "
-                f"(seed means, peak → end; positive control)")
+        # one part per long arm (its setting first), as `_c15` combined them
+        parts = []
+        for v in verdict.get("arms", {}).values():
+            if v["status"] == "not run":
+                parts.append(f"{v['setting']}: not finished ({v['reason']})")
+            else:
+                parts.append(f"{v['setting']}: {v['status']}: {_c15_arm_text(v)}")
+        return " | ".join(parts) or "—"
     if claim == "C10":
         per = verdict["per_seed"].values()
         return (f"dense → binary on {verdict['setting']}: dense-phase training full-pass at most "
@@ -682,19 +723,21 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
     _, mini = _mini(recipe)
     stats: dict[str, dict[int, dict[str, Any]]] = {}
     progress: dict[str, dict[int, int]] = {}
-    long_runs: dict[int, dict[str, Any]] = {}
+    long_runs: dict[str, dict[int, dict[str, Any]]] = {}
     for arm in recipe.arms:
         for seed in recipe.seeds:
             records = arm_metrics(recipe, out, arm, seed)
             if records is None:
                 continue
-            if arm == "long":
-                rule = arm_metrics(recipe, out, "rule", seed)
-                long_runs[seed] = {**collapse(records, recipe.steps), "replays_rule": replays(records, rule),
-                                   "diverges_at": diverges_at(records, rule),
-                                   # the committed rule run where it stopped, beside the long run's level there
-                                   "rule_budget_train_full_pass": collapse(rule or []).get("last_train_full_pass")}
-                progress.setdefault(arm, {})[seed] = long_runs[seed].get("last_step") or 0
+            if arm in CRITERIA["c15_arms"]:
+                one = collapse(records, recipe.steps)
+                if arm == "long":
+                    rule = arm_metrics(recipe, out, "rule", seed)
+                    one.update(replays_rule=replays(records, rule), diverges_at=diverges_at(records, rule),
+                               # the committed rule run where it stopped, beside the long run's level there
+                               rule_budget_train_full_pass=collapse(rule or []).get("last_train_full_pass"))
+                long_runs.setdefault(arm, {})[seed] = one
+                progress.setdefault(arm, {})[seed] = one.get("last_step") or 0
                 continue
             one = run_stats(records, recipe.steps)
             progress.setdefault(arm, {})[seed] = one["last_step"]
@@ -702,7 +745,8 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
                 stats.setdefault(arm, {})[seed] = one
     result = {"recipe": asdict(recipe), "criteria": dict(CRITERIA), "arms": {a: ARMS[a]["about"] for a in recipe.arms},
               "progress": progress, "runs": {arm: {str(k): v for k, v in runs.items()} for arm, runs in stats.items()},
-              "long": {str(k): v for k, v in long_runs.items()},
+              # C15's arms' `collapse` per seed, under their arm's name ("long", "long_ordered")
+              **{arm: {str(k): v for k, v in long_runs.get(arm, {}).items()} for arm in CRITERIA["c15_arms"]},
               "verdicts": _verdicts(stats, long_runs, recipe, c10_from_target(mini))}
     if write:
         write_json(out / "summary.json", result)

@@ -14,7 +14,8 @@ from .recipe import ARMS, RecipeExperiment, arm_metrics
 LABELS = {"binary": "switch at 0 (binary only)", "rule": "switch by the full-pass rule", "switch_30": "switch at 30",
           "switch_60": "switch at 60", "switch_100": "switch at 100", "switch_dense": "switch at dense mean 0.83",
           "replay": "rule + replay", "feedback": "rule + feedback", "curriculum_aligned": "via contains_ordered (aligned)",
-          "curriculum_misaligned": "via append_sequence (misaligned)", "long": "rule, continued"}
+          "curriculum_misaligned": "via append_sequence (misaligned)", "long": "rule, continued",
+          "long_ordered": "rule on contains_ordered/medium"}
 SWITCH_ARMS = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
 
 
@@ -122,15 +123,16 @@ def plot_switch_timing(summary: dict[str, Any], axes=None):
     return axes
 
 
-def plot_long(trains: Any, evals: Any, steps: int, axes=None):
-    """C15: the rule's runs continued past the budget (dashed line): training full-pass rate (10-step
-    mean), held-out pass@1, token entropy and completion length, one line per seed."""
+def plot_long(trains: Any, evals: Any, steps: int, axes=None, arm: str = "long"):
+    """C15: one long arm's runs (`long`: the rule's runs continued past the budget, the dashed line;
+    `long_ordered`: the rule on contains_ordered/medium): training full-pass rate (10-step mean), held-out
+    pass@1, token entropy and completion length, one line per seed."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, 4, figsize=(16, 3.4))
-    t = trains[trains["arm"] == "long"] if len(trains) else trains
-    e = evals[evals["arm"] == "long"] if len(evals) else evals
+    t = trains[trains["arm"] == arm] if len(trains) else trains
+    e = evals[evals["arm"] == arm] if len(evals) else evals
     for seed, run in (t.groupby("seed") if len(t) else []):
         run = run.sort_values("step")
         axes[0].plot(run["step"], run["binary_mean"].rolling(10, min_periods=1).mean(), label=f"seed {seed}")
