@@ -137,7 +137,7 @@ print(f"budget: {settings.steps} steps a run ({settings.long_steps} for 'long', 
       f"'long_ordered'), seeds {settings.seeds}; "
       f"curriculum: the first {settings.bridge_steps} steps on the bridge family")
 print("\\nWhat counts, fixed before the runs (recipe.CRITERIA; switch_order before the last three switch arms, "
-      "c15_past_peak after the long runs, c15_arms before the long_ordered runs):")
+      "c15_past_peak after the long runs, c15_arms before the long_ordered runs, c15_detector_run while they ran):")
 for name, value in recipe.CRITERIA.items():
     print(f"  {name} = {value}")
 """),
@@ -155,7 +155,8 @@ past their peak, it is inconclusive: the runs never got past convergence (this p
 the long runs landed, see section 7). C15 has two arms, the rule's runs continued on the control and the
 rule's runs on a family where they can converge (section 7b); each gets a status by that rule and C15 takes
 the stronger (one arm's collapse is enough; "refuted" needs an arm past its peak and no collapse in either),
-fixed before the second arm's runs. **C10** reads the target's own dense → binary seeds: reproduced
+fixed before the second arm's runs. While they ran, one more check was added, which can only weaken a
+refutation: the same collapse rule must flag a run that did collapse (section 7b). **C10** reads the target's own dense → binary seeds: reproduced
 when their dense phase found no full pass and their held-out pass@1 stayed at 0. **When to switch** tests
 no claim of the paper; its reading was fixed later than the others, once binary, the rule and switch_30
 had landed (their means fell as the switch came later) but before switch_60, switch_100 and switch_dense
@@ -364,6 +365,11 @@ less to learn there. `long_ordered` runs the rule on it for {glue:text}`long_ord
 family's problems the base saw in SFT and evaluated on those held out of it, and reads it with the same
 collapse rule and the same precondition. The arm, its steps, and how C15 combines the two arms were fixed in
 `recipe.CRITERIA` (`c15_arms`) before any of its runs started.
+
+A rule that never fires would "refute" every collapse, so before C15 may read "refuted" the same rule is run
+on a run that did collapse: chapter 4b's pilot control at the largest learning rate, whose held-out pass@1
+fell to 0 (`c15_detector_run`). That check was added while these runs were two thirds done and looked like
+no collapse; it can only turn a "refuted" into an "inconclusive", never the other way.
 """),
     code("""
 recipe_report.plot_long(trains, evals, settings.steps, arm="long_ordered")
@@ -375,6 +381,11 @@ c15 = verdicts["C15"]
 for arm, v in c15.get("arms", {}).items():
     detail = v["reason"] if v["status"] == "not run" else v.get("reason") or recipe_report.LABELS[arm]
     display(Markdown(f"- `{arm}` ({v['setting']}): **{v['status']}** ({detail})"))
+check = c15.get("detector", {})
+if check:
+    display(Markdown(f"Positive control of the rule (`{check['run']}`): " + (
+        f"flagged as collapsed (training full-pass under half its peak from step {check.get('fell_at')}, "
+        f"last held-out pass@1 under half its best: {check.get('eval_fell')})" if check["collapsed"] else "**not flagged**")))
 display(Markdown(f"**C15 over both arms: {c15['status']}**" + (f" ({c15['reason']})" if c15.get("reason") else "")))
 """),
     md("""

@@ -514,7 +514,8 @@ def recipe_verdicts(root):
               "per_seed": {0: {"dense_phase_full_pass": 0.0, "held_out_best": 0.0}}}
     verdicts = R._verdicts(arms, {"long": {0: long_run(True), 1: long_run(False), 2: long_run(False)}},
                            R.RecipeExperiment(mini=str(ROOT / "book/results/delta_mini_v2"),
-                                              arms=[a for a in R.ARMS if a != "long_ordered"]), target)
+                                              arms=[a for a in R.ARMS if a != "long_ordered"]), target,
+                           R._detector(ROOT / "book/results/delta_mini_v2"))
     return json.loads(json.dumps(verdicts))
 
 

@@ -87,12 +87,14 @@ def _stats(rise_at, final, seeds=(0, 1, 2)):
     return {seed: R.run_stats(_records(_curve(rise_at, final)), 160) for seed in seeds}
 
 
-def _verdicts(stats, long_runs=None, ordered=None):
+def _verdicts(stats, long_runs=None, ordered=None, detector="committed"):
     """The verdicts from `stats`, the long arm's per-seed `collapse` (`long_runs`) and, when given, the
-    long_ordered arm's (`ordered`); without it the recipe has no long_ordered arm."""
+    long_ordered arm's (`ordered`); without it the recipe has no long_ordered arm. `detector`: C15's positive
+    control, by default the committed pilot run that collapsed."""
     arms = [a for a in R.ARMS if ordered is not None or a != "long_ordered"]
     recipe = R.RecipeExperiment(mini=str(MINI), arms=arms)
-    return R._verdicts(stats, {"long": long_runs or {}, "long_ordered": ordered or {}}, recipe, None)
+    detector = R._detector(MINI) if detector == "committed" else detector
+    return R._verdicts(stats, {"long": long_runs or {}, "long_ordered": ordered or {}}, recipe, None, detector)
 
 
 def test_replay_and_feedback_verdicts_follow_the_fixed_criteria():
@@ -174,6 +176,15 @@ def test_curriculum_and_collapse_verdicts():
     assert set(c15["arms"]) == {"long", "long_ordered"} and c15["arms"]["long_ordered"]["steps"] == 300
     line = R.describe_verdict("C15", both(risen, drop))
     assert " | contains_ordered/medium: reproduced: 3 of 3 seeds collapsed within 300 steps (140 past" in line
+    # C15's positive control: the committed lr-5e-4 pilot, whose held-out pass@1 fell to 0, is flagged by the same
+    # rule; a rule that flagged nothing could not refute, so without a firing detector "refuted" is "inconclusive"
+    check = both(risen, flat)["detector"]
+    assert check["collapsed"] is True and check["run"] == "pilots/control_binary_lr0.0005_s0" and check["fell_at"] == 11
+    assert "flags its positive control, a run that did collapse" in R.describe_verdict("C15", both(risen, flat))
+    unflagged = _verdicts({}, risen, ordered(flat), detector=R.collapse(flat))["C15"]
+    assert unflagged["status"] == "inconclusive" and "did not flag its positive control" in unflagged["reason"]
+    assert "does NOT flag" in R.describe_verdict("C15", unflagged)
+    assert _verdicts({}, risen, ordered(drop), detector=None)["C15"]["status"] == "reproduced"  # a collapse needs no detector check
     # while long_ordered runs, a refutation waits, a reproduction does not
     waiting = _verdicts({}, {s: long_run(False) for s in (0, 1, 2)}, {0: R.collapse(flat)})["C15"]
     assert waiting["status"] == "inconclusive" and "long_ordered not finished (runs finished: [0] of [0, 1, 2])" in waiting["reason"]

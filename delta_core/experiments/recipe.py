@@ -82,8 +82,8 @@ ARMS: dict[str, dict[str, Any]] = {
                                        "(writes colours, reads no pattern), then the control (C8)"},
     "long": {"continue": "rule", "about": "the rule's run continued from its last step to `long_steps` (C15)"},
     "long_ordered": {"family": "contains_ordered/medium",
-                     "about": "the rule's run on contains_ordered/medium (the paper's REGEX, where its collapse was seen; "
-                              "the base already solves it at held-out pass@1 ~0.37, so a run can converge) to "
+                     "about": "the rule's run on contains_ordered/medium (this book's REGEX, the family of the paper's collapse; "
+                              "the base already solves part of it, so a run can converge) to "
                               "`long_ordered_steps` (C15)"},
 }
 
@@ -111,7 +111,7 @@ CRITERIA: dict[str, Any] = {
     # least this many steps past its peak; with fewer than two such seeds and fewer than two collapses, C15 is
     # "inconclusive" (precondition not met), not "refuted". It cannot turn a collapse into anything else.
     "c15_past_peak": 80,
-    # C15 on a run that can converge, fixed 2026-12-05 ~09:15 UTC (session 12) BEFORE any long_ordered run: the
+    # C15 on a run that can converge, fixed 2026-12-05 08:37 UTC (commit 0d6e681) BEFORE any long_ordered run: the
     # long runs never converged, so the same rule runs on contains_ordered/medium (our REGEX: the family of the
     # paper's Fig. 10a collapse) to long_ordered_steps, trained on its problems the base saw in SFT and evaluated
     # on its 16 held out, read by collapse() with the same c15_fall and c15_past_peak. Each arm gets a status as
@@ -119,6 +119,11 @@ CRITERIA: dict[str, Any] = {
     # is that a collapse *can* happen: one arm showing it is enough, and "refuted" needs an arm that ran 80+ steps
     # past its peak in >= 2 seeds with no collapse in either arm).
     "c15_arms": ["long", "long_ordered"],
+    # A positive control of the collapse rule, added 2026-12-05 09:36 UTC (session 12) while the long_ordered runs
+    # were at step ~200 of 300 and looked like no collapse: before C15 may read "refuted", collapse() must flag a
+    # run that really collapsed, DELTA-mini v2's pilot control at lr 5e-4 (its held-out pass@1 fell to 0; chapter
+    # 4b); if it does not, a "refuted" reads "inconclusive". It can only weaken a refutation.
+    "c15_detector_run": "pilots/control_binary_lr0.0005_s0",
 }
 FIXED_SWITCH_ARMS = ("binary", "rule", "switch_30", "switch_60", "switch_100")
 
@@ -472,10 +477,12 @@ def _c15_arm(runs: dict[int, dict[str, Any]], arm: str, recipe: RecipeExperiment
             "budget": steps, "per_seed": per_seed, "note": f"within {last} steps ({last - steps} past the others' budget)"}
 
 
-def _c15(long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperiment) -> dict[str, Any]:
+def _c15(long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperiment,
+         detector: dict[str, Any] | None = None) -> dict[str, Any]:
     """C15 over its arms (those of CRITERIA["c15_arms"] in `recipe.arms`), combined as fixed there: the strongest
     arm status in C15_ORDER. An arm not finished can only make it stronger, so while one is not, a status short of
-    "reproduced" is shown as "inconclusive" with what it waits for; "not run" until some arm has finished."""
+    "reproduced" is shown as "inconclusive" with what it waits for; "not run" until some arm has finished.
+    `detector`: `collapse` of CRITERIA["c15_detector_run"], a run that did collapse; a "refuted" needs it flagged."""
     arms = {arm: _c15_arm(long_runs.get(arm, {}), arm, recipe) for arm in CRITERIA["c15_arms"] if arm in recipe.arms}
     finished = {arm: v for arm, v in arms.items() if v["status"] != "not run"}
     pending = [arm for arm in arms if arm not in finished]
@@ -487,11 +494,18 @@ def _c15(long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperime
         status = "inconclusive"
     why = [f"{arm}: {v['reason']}" for arm, v in finished.items() if v["status"] == "inconclusive" and v.get("reason")]
     why += [f"{arm} not finished ({arms[arm]['reason']})" for arm in pending]
-    return {"status": status, "arms": arms, **({"reason": "; ".join(why)} if status == "inconclusive" and why else {})}
+    fires = bool(detector and detector.get("collapsed"))
+    if status == "refuted" and not fires:
+        status = "inconclusive"
+        why.append(f"the collapse rule did not flag its positive control ({CRITERIA['c15_detector_run']}, a run that collapsed)")
+    check = {"run": CRITERIA["c15_detector_run"], "collapsed": fires,
+             **({k: detector.get(k) for k in ("fell_at", "eval_fell", "peak_step", "last_step")} if detector else {})}
+    return {"status": status, "arms": arms, "detector": check,
+            **({"reason": "; ".join(why)} if status == "inconclusive" and why else {})}
 
 
 def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[str, dict[int, dict[str, Any]]], recipe: RecipeExperiment,
-              c10: dict[str, Any] | None) -> dict[str, Any]:
+              c10: dict[str, Any] | None, detector: dict[str, Any] | None = None) -> dict[str, Any]:
     """Each claim's status from the finished runs (CRITERIA); "not run" while an arm misses seeds."""
     steps, seeds = recipe.steps, recipe.seeds
     complete = {arm: len(runs) == len(seeds) for arm, runs in stats.items()}
@@ -539,7 +553,7 @@ def _verdicts(stats: dict[str, dict[int, dict[str, Any]]], long_runs: dict[str, 
                      "final_mean": {"aligned": seed_mean("curriculum_aligned", "final"),
                                     "misaligned": seed_mean("curriculum_misaligned", "final"),
                                     "binary (no curriculum)": seed_mean("binary", "final") if complete.get("binary") else None}}
-    out["C15"] = _c15(long_runs, recipe)
+    out["C15"] = _c15(long_runs, recipe, detector)
     switch_arms = ["binary", "rule", "switch_30", "switch_60", "switch_100", "switch_dense"]
     waiting = need(*switch_arms)
     rows = {arm: {"switch_step": [s["switch_step"] for s in stats[arm].values()],
@@ -667,6 +681,12 @@ def describe_verdict(claim: str, verdict: dict[str, Any], steps: int = 160) -> s
                 parts.append(f"{v['setting']}: not finished ({v['reason']})")
             else:
                 parts.append(f"{v['setting']}: {v['status']}: {_c15_arm_text(v)}")
+        check = verdict.get("detector")
+        if check and parts:
+            parts[-1] += (f"; the same rule flags its positive control, a run that did collapse ({check['run']}: "
+                          f"training full-pass under half its peak from step {check['fell_at']})" if check["collapsed"] and check.get("fell_at")
+                          else f"; the same rule flags its positive control ({check['run']})" if check["collapsed"]
+                          else f"; the same rule does NOT flag its positive control ({check['run']})")
         return " | ".join(parts) or "—"
     if claim == "C10":
         per = verdict["per_seed"].values()
@@ -716,6 +736,12 @@ def c10_from_target(mini: Path) -> dict[str, Any] | None:
     return {"status": status, "per_seed": per_seed, "setting": settings["target"]}
 
 
+def _detector(mini: Path) -> dict[str, Any] | None:
+    """`collapse` of C15's positive control (CRITERIA["c15_detector_run"] under DELTA-mini v2's folder), if saved."""
+    path = mini / CRITERIA["c15_detector_run"] / "metrics.jsonl"
+    return collapse(read_jsonl(path)) if path.is_file() else None
+
+
 def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> dict[str, Any]:
     """`<out>/summary.json`: per arm and seed the run's statistics (`run_stats`), the long runs' `collapse`,
     and each claim's verdict (`CRITERIA`). Unfinished runs are listed, not judged."""
@@ -747,7 +773,7 @@ def summarize(recipe: RecipeExperiment, out: str | Path, write: bool = True) -> 
               "progress": progress, "runs": {arm: {str(k): v for k, v in runs.items()} for arm, runs in stats.items()},
               # C15's arms' `collapse` per seed, under their arm's name ("long", "long_ordered")
               **{arm: {str(k): v for k, v in long_runs.get(arm, {}).items()} for arm in CRITERIA["c15_arms"]},
-              "verdicts": _verdicts(stats, long_runs, recipe, c10_from_target(mini))}
+              "verdicts": _verdicts(stats, long_runs, recipe, c10_from_target(mini), _detector(mini))}
     if write:
         write_json(out / "summary.json", result)
     return result
