@@ -139,7 +139,7 @@ def test_curriculum_and_collapse_verdicts():
     assert rising["peak_step"] == 400 and rising["collapsed"] is False
     c15 = _verdicts({}, {s: rising for s in (0, 1, 2)})["C15"]
     assert c15["status"] == "inconclusive" and "precondition not met: 0 of 3" in c15["reason"]
-    assert "not a test of the claim" in R.describe_verdict("C15", c15)
+    assert "not shown past convergence, so not a test of the claim" in R.describe_verdict("C15", c15)
     assert c15["reason"].startswith("long: precondition not met")
     assert _verdicts({}, {0: fallen, 1: fallen, 2: rising})["C15"]["status"] == "reproduced"
     # the fidelity line names the seeds that fell and where, and entropy and length at the peak and the end
@@ -263,6 +263,21 @@ def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):
     write_json(tmp_path / "recipe.json", {"mini": str(tmp_path / "none")})
     assert_one_line_error(module("delta_core.experiments.recipe", "summary", str(tmp_path)),
                           "python -m delta_core.experiments.recipe", "needs experiment.json and base/")
+
+
+def test_a_run_from_the_command_line_records_the_commit_it_started_from(tiny_mini, tmp_path, monkeypatch):
+    # a long run can end after later commits: its provenance names the code it ran, HEAD at its end beside it
+    commits = iter(["started-here", "ended-here"])
+    monkeypatch.setattr(R, "git_commit", lambda: next(commits))
+    monkeypatch.setattr("delta_core.artifacts.git_commit", lambda: next(commits))
+    out = tmp_path / "out"
+    write_json(out / "recipe.json", {"mini": str(tiny_mini), "mini_work": str(tmp_path / "mw"), "steps": 2, "bridge_steps": 1,
+                                     "long_steps": 3, "long_ordered_steps": 3, "seeds": [0], "arms": ["long_ordered"]})
+    assert R.main(["run", str(out), "long_ordered", "--work", str(tmp_path / "work")]) == 0
+    record = read_json(out / "provenance" / "long_ordered_s0.json")
+    assert record["git_commit"] == "started-here" and record["git_commit_at_end"] == "ended-here"
+    assert record["params"]["recipe"]["long_ordered_steps"] == 3
+    assert [r["step"] for r in read_jsonl(out / "runs" / "long_ordered_s0" / "metrics.jsonl") if r["kind"] == "train"] == [1, 2, 3]
 
 
 def test_the_feedback_arm_trains_its_loss_in_micro_batches_with_one_optimizer_step_a_generation(tiny_mini, tmp_path):

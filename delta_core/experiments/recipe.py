@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import command_line, provenance, read_json, read_jsonl, write_json
+from ..artifacts import command_line, git_commit, provenance, read_json, read_jsonl, write_json
 
 __all__ = [
     "describe_verdict",
@@ -472,7 +472,8 @@ def _c15_arm(runs: dict[int, dict[str, Any]], arm: str, recipe: RecipeExperiment
     return {"status": status, "setting": C15_SETTINGS[arm], "collapsed_seeds": fallen, "seeds": len(finished),
             "steps": last, "seeds_past_peak": past,
             **({"reason": f"precondition not met: {past} of {len(finished)} seeds ran "
-                          f"{CRITERIA['c15_past_peak']}+ steps past their peak (the runs were still improving)"}
+                          f"{CRITERIA['c15_past_peak']}+ steps past their peak (the others' best 10-step training "
+                          f"full-pass came within their last {CRITERIA['c15_past_peak']} steps)"}
                if status == "inconclusive" else {}),
             "budget": steps, "per_seed": per_seed, "note": f"within {last} steps ({last - steps} past the others' budget)"}
 
@@ -647,7 +648,7 @@ def _c15_arm_text(verdict: dict[str, Any]) -> str:
             ways.append(f"seed {seed}: last held-out pass@1 {s['eval_last']:.1%}, under half its best {s['eval_best']:.1%}")
     past = verdict["seeds_past_peak"]
     converged = (f"; {past} of {verdict['seeds']} ran {CRITERIA['c15_past_peak']}+ steps past their peak "
-                 f"({'the claim is tested' if past >= 2 else 'still improving: not past convergence, so not a test of the claim'})")
+                 f"({'the claim is tested' if past >= 2 else 'fewer than 2: by the rule fixed before the runs, not shown past convergence, so not a test of the claim'})")
     return (f"{verdict['collapsed_seeds']} of {verdict['seeds']} seeds collapsed {verdict['note']}"
             f"{' (' + '; '.join(ways) + ')' if ways else ''}{converged}; "
             f"10-step training full-pass {mean('budget_train_full_pass', '.1%')} at the others' budget (step "
@@ -805,10 +806,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if _done(recipe, out, args.arm, seed):  # a finished run keeps the provenance that made it
                     print(f"{_run_name(args.arm, seed)}: finished already, nothing to do")
                     continue
-                started = time.perf_counter()
+                started, code = time.perf_counter(), git_commit()  # the code this piece runs, not HEAD when it ends
                 run_arm(recipe, out, args.arm, seed, args.work)
                 record = provenance(command_line("delta_core.experiments.recipe", list(argv or sys.argv[1:])),
                                     {"arm": args.arm, "seed": seed, "recipe": asdict(recipe)}, time.perf_counter() - started)
+                record["git_commit"], record["git_commit_at_end"] = code, record["git_commit"]
                 write_json(out / "provenance" / f"{_run_name(args.arm, seed)}.json", record)
         result = summarize(recipe, out)
     print(json.dumps(result["verdicts"], indent=1)[:4000])

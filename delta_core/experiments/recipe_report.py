@@ -148,5 +148,6 @@ def plot_long(trains: Any, evals: Any, steps: int, axes=None, arm: str = "long")
             ax.set_ylim(bottom=bottom)
     if len(t):
         axes[0].legend(fontsize=7)
+    axes[0].figure.suptitle(LABELS.get(arm, arm), fontsize=10)
     axes[0].figure.tight_layout()
     return axes
