@@ -19,8 +19,8 @@
 # smol:precondition:I/N, sharded between the two queues, their per-problem records committed under
 # book/results/smollm_sft/records so that a new checkout goes on where they stopped (smol:sft, first in
 # queue a, is skipped once sft.json is there; smol:measure-raw:0/1, in no list now, measures the raw model
-# alone, without an adapter). C15's long_ordered runs (2026-12-05, ~85 min each with two at once) come last: a
-# session runs two seeds, the next the third.
+# alone, without an adapter). C15's long_ordered runs (2026-12-05, ~81 min each with all three at once on two
+# cores) come last.
 # After a run lands (or at a session's end), scripts/land_results.sh copies its metrics into book/results/
 # and recomputes what reads them; then commit book/results/ and the goldens.
 set -euo pipefail

@@ -265,6 +265,20 @@ def test_a_bad_recipe_json_is_one_line_naming_the_field(tmp_path):
                           "python -m delta_core.experiments.recipe", "needs experiment.json and base/")
 
 
+def test_an_arm_on_a_family_the_base_never_saw_is_refused_naming_it(tiny_mini, tmp_path, monkeypatch):
+    # the long_ordered and curriculum arms train on problems the base saw in SFT: a family outside the seen list
+    # is a one-line error naming the arm, the family and the seen list, before any training
+    recipe = R.RecipeExperiment(mini=str(tiny_mini), mini_work=str(tmp_path / "mw"), steps=2, bridge_steps=1, long_steps=3,
+                                long_ordered_steps=3, seeds=[0])
+    monkeypatch.setitem(R.ARMS, "long_ordered", {**R.ARMS["long_ordered"], "family": "prepend_sequence/basic"})
+    monkeypatch.setitem(R.ARMS, "curriculum_aligned", {**R.ARMS["curriculum_aligned"], "bridge": "prepend_sequence/basic"})
+    with pytest.raises(ValueError, match=r"arm 'long_ordered': its family prepend_sequence/basic is not one of .*seen families"):
+        R.run_arm(recipe, tmp_path / "out", "long_ordered", 0, tmp_path / "work", progress=False)
+    with pytest.raises(ValueError, match=r"arm 'curriculum_aligned': its bridge prepend_sequence/basic .*the bridge stage trains"):
+        R.run_arm(recipe, tmp_path / "out", "curriculum_aligned", 0, tmp_path / "work", progress=False)
+    assert not (tmp_path / "work").exists()
+
+
 def test_a_run_from_the_command_line_records_the_commit_it_started_from(tiny_mini, tmp_path, monkeypatch):
     # a long run can end after later commits: its provenance names the code it ran, HEAD at its end beside it
     commits = iter(["started-here", "ended-here"])

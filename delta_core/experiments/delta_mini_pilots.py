@@ -154,14 +154,20 @@ def next_lr_to_try(report: dict[str, Any]) -> dict[str, Any]:
 
 def control_split(exp) -> tuple[list[Any], list[Any]]:
     """(train, held-out) problems of the control family: those the base saw in SFT, those it did not."""
+    return seen_family_split(exp, exp.control)
+
+
+def seen_family_split(exp, spec: str) -> tuple[list[Any], list[Any]]:
+    """(train, held-out) problems of one seen family `spec` ("family/level"): those the base saw in SFT, those
+    held out of it (`delta_mini.seen_split`)."""
     from ..tasks import generate
     from .delta_mini import _family_level, seen_split
 
     _, held = seen_split(exp)
-    family, level = _family_level(exp.control)
-    held_ids = {p.id for p in held[exp.control]}
+    family, level = _family_level(spec)
+    held_ids = {p.id for p in held[spec]}
     everything = generate(family, level, "two_color", n=None, seed=exp.data_seed)
-    return [p for p in everything if p.id not in held_ids], list(held[exp.control])
+    return [p for p in everything if p.id not in held_ids], list(held[spec])
 
 
 def control_run(exp, out, arm: str, seed: int = 0, steps: int = CONTROL_STEPS, work: str = "runs/delta_mini_v2",

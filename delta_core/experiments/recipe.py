@@ -212,9 +212,8 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
     """One arm's run for one seed; metric lines in `<out>/runs/<arm>_s<seed>/metrics.jsonl` (the pilot arms:
     `<mini>/pilots/...`, run there by `delta_mini_pilots.control_run`). Resumes after a kill; a finished
     run is skipped."""
-    from ..tasks import generate
-    from .delta_mini import _family_level, compact_datasets, seen_split
-    from .delta_mini_pilots import control_name, control_run, control_split, resumable_run
+    from .delta_mini import _family_level, compact_datasets
+    from .delta_mini_pilots import control_name, control_run, control_split, resumable_run, seen_family_split
 
     if arm not in ARMS:
         raise ValueError(f"arm={arm!r}: choose one of {list(ARMS)}")
@@ -251,28 +250,24 @@ def run_arm(recipe: RecipeExperiment, out: str | Path, arm: str, seed: int, work
                       f"from step 0 to {recipe.long_steps}", flush=True)
         return resumable_run(exp, mini, name, work, compact_datasets(train_problems, held, level), progress,
                              max_steps=recipe.long_steps, **rule, **common)
+    def seen_family(role: str, what: str) -> tuple[list[Any], list[Any]]:
+        """`seen_family_split` of the arm's `role` family, which must be one the base saw in SFT."""
+        if spec[role] not in exp.seen:
+            raise ValueError(f"arm {arm!r}: its {role} {spec[role]} is not one of {mini}/experiment.json's seen "
+                             f"families {exp.seen} ({what} trains on problems the base saw in SFT)")
+        return seen_family_split(exp, spec[role])
+
     if "family" in spec:
         # C15 where a run can converge: a seen family, split as the control is (trained on the problems the base
         # saw in SFT, evaluated on those held out of it), under the same rule
-        if spec["family"] not in exp.seen:
-            raise ValueError(f"arm {arm!r}: its family {spec['family']} is not one of {mini}/experiment.json's seen "
-                             f"families {exp.seen} (it trains on problems the base saw in SFT)")
-        family, level = _family_level(spec["family"])
-        _, seen_held = seen_split(exp)
-        held_ids = {p.id for p in seen_held[spec["family"]]}
-        own = [p for p in generate(family, level, "two_color", n=None, seed=exp.data_seed) if p.id not in held_ids]
-        return resumable_run(exp, mini, name, work, compact_datasets(own, seen_held[spec["family"]], level), progress,
+        own, own_held = seen_family("family", "it")
+        family, own_level = _family_level(spec["family"])
+        return resumable_run(exp, mini, name, work, compact_datasets(own, own_held, own_level), progress,
                              max_steps=recipe.long_ordered_steps, **rule,
-                             **{**common, "family": family, "level": level, "eval_problems": len(seen_held[spec["family"]])})
+                             **{**common, "family": family, "level": own_level, "eval_problems": len(own_held)})
     if "bridge" in spec:
-        if spec["bridge"] not in exp.seen:
-            raise ValueError(f"arm {arm!r}: its bridge {spec['bridge']} is not one of {mini}/experiment.json's seen "
-                             f"families {exp.seen} (the bridge stage trains on problems the base saw in SFT)")
-        bridge_family, bridge_level = _family_level(spec["bridge"])
-        _, seen_held = seen_split(exp)
-        held_ids = {p.id for p in seen_held[spec["bridge"]]}
-        bridge = [p for p in generate(bridge_family, bridge_level, "two_color", n=None, seed=exp.data_seed)
-                  if p.id not in held_ids]
+        bridge, _ = seen_family("bridge", "the bridge stage")
+        bridge_level = _family_level(spec["bridge"])[1]
         data = curriculum_datasets(bridge, bridge_level, train_problems, held, level, recipe.bridge_steps,
                                    recipe.steps, exp.prompts_per_step, seed)
         return resumable_run(exp, mini, name, work, data, progress, max_steps=recipe.steps, schedule=spec["schedule"],
