@@ -92,6 +92,9 @@ coverage_k = max((s["coverage_k"] for runs in summary["runs"].values() for s in 
 glue("coverage_k", str(coverage_k) if coverage_k else "k", display=False)
 length = trains.groupby("arm")["completion_length"].mean() if len(trains) else {}
 glue("long_ordered_steps", str(settings.long_ordered_steps), display=False)
+glue("c15_past_peak", str(recipe.CRITERIA["c15_past_peak"]), display=False)
+near_share = 0.95  # section 7b's after-the-fact reading: "near its best" is a 10-step mean within this share of the best
+glue("near_gap", f"{1 - near_share:.0%}", display=False)
 seen_base = read_json(MINI / "base_eval.json")["seen"].get("contains_ordered/medium", {}) if (MINI / "base_eval.json").is_file() else {}
 glue("ordered_base_pass1", f"{seen_base['pass@1']:.0%}" if "pass@1" in seen_base else "(not measured)", display=False)
 glue("feedback_length_ratio", f"{length['feedback'] / length['rule']:.1f}" if "feedback" in length and "rule" in length
@@ -368,7 +371,7 @@ collapse rule and the same precondition. The arm, its steps, and how C15 combine
 
 A rule that never fires would "refute" every collapse, so before C15 may read "refuted" the same rule is run
 on a run that did collapse: chapter 4b's pilot control at the largest learning rate, whose held-out pass@1
-fell to 0 (`c15_detector_run`). That check was added while these runs were two thirds done and looked like
+fell to 0 (`c15_detector_run`). That check was added while these runs were under way and looked like
 no collapse; it can only turn a "refuted" into an "inconclusive", never the other way.
 """),
     code("""
@@ -389,10 +392,10 @@ if check:
 display(Markdown(f"**C15 over both arms: {c15['status']}**" + (f" ({c15['reason']})" if c15.get("reason") else "")))
 """),
     md("""
-The rule fixed before the runs asks whether a seed's single best 10-step window lies 80 steps or more before
-its end. On a curve still rising, as in section 7, that is a fair test of convergence; on a plateau with noise
+The rule fixed before the runs asks whether a seed's single best 10-step window lies {glue:text}`c15_past_peak` steps
+or more before its end. On a curve still rising, as in section 7, that is a fair test of convergence; on a plateau with noise
 it is a test of where the noise put the highest window. A reading chosen *after* these runs, and so not a
-verdict: the first step at which a seed's 10-step training full-pass comes within 5% of its best, and its
+verdict: the first step at which a seed's 10-step training full-pass comes within {glue:text}`near_gap` of its best, and its
 lowest 10-step mean after that step.
 """),
     code("""
@@ -401,8 +404,8 @@ rows = []
 for seed, run in (t.groupby("seed") if len(t) else []):
     run = run.sort_values("step")
     mean10 = run["binary_mean"].rolling(10).mean()
-    near = run["step"][mean10 >= 0.95 * mean10.max()].iloc[0]
-    rows.append({"seed": seed, "within 5% of its best from step": int(near), "best 10-step mean": mean10.max(),
+    near = run["step"][mean10 >= near_share * mean10.max()].iloc[0]
+    rows.append({"seed": seed, f"within {1 - near_share:.0%} of its best from step": int(near), "best 10-step mean": mean10.max(),
                  "lowest 10-step mean after that": mean10[run["step"] >= near].min(), "last step": int(run["step"].max())})
 after = pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
 display(after.round(3) if len(after) else Markdown("*No long_ordered run yet.*"))
